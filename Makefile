@@ -1,0 +1,66 @@
+# Dokportal — every target documents itself: `make` or `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PORT   ?= 8000
+export PORT
+
+.PHONY: help
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+.PHONY: install
+install: $(STAMP) ## Create .venv and install Dokportal with its development tools
+
+.PHONY: system-deps
+system-deps: ## Install what the tests need from Debian (PostgreSQL server, DejaVu fonts)
+	@bash hack/system-deps.sh
+
+.PHONY: run
+run: install ## Serve the demo on http://127.0.0.1:$(PORT) (SQLite + folder under ./var)
+	$(BIN)/dokportal run --port $(PORT)
+
+.PHONY: lint
+lint: install ## ruff and mypy --strict
+	$(BIN)/ruff check portal operator tests
+	$(BIN)/ruff format --check portal operator tests
+	$(BIN)/mypy
+
+.PHONY: fmt
+fmt: install ## Format and auto-fix the code
+	$(BIN)/ruff format portal operator tests
+	$(BIN)/ruff check --fix portal operator tests
+
+.PHONY: test
+test: install system-deps lint ## Everything: lint, then all tests against real services
+	$(BIN)/python -m pytest
+
+.PHONY: clean
+clean: ## Remove caches (keeps ./var with your demo data)
+	rm -rf .pytest_cache .mypy_cache .ruff_cache
+
+KEYWORDS := -k N_ -k tr -k translate:2 -k BadRequest -k Forbidden -k NotFound -k TooLarge \
+	-k UnsupportedType -k TooManyAttempts -k ServiceUnavailable -k PortalError \
+	-k ActivationFailed -k SignInFailed
+LOCALES  := portal/dokportal/locales
+LANGS    := de en uk ar tr ru fa
+
+.PHONY: messages
+messages: install ## Extract translatable text and merge it into every language's catalog
+	$(BIN)/pybabel extract -F babel.cfg $(KEYWORDS) --no-location --sort-output \
+		--project=Dokportal --copyright-holder="Dokportal" -o $(LOCALES)/messages.pot .
+	@for lang in $(LANGS); do \
+		po=$(LOCALES)/$$lang/LC_MESSAGES/messages.po; \
+		if [ -f $$po ]; then $(BIN)/pybabel update -i $(LOCALES)/messages.pot -l $$lang -o $$po --no-fuzzy-matching --ignore-obsolete; \
+		else $(BIN)/pybabel init -i $(LOCALES)/messages.pot -l $$lang -o $$po; fi; \
+	done

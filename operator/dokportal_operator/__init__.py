@@ -1,0 +1,1 @@
+"""Dokportal operator (Kopf)."""
