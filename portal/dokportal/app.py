@@ -1,0 +1,107 @@
+"""Composition only: wire settings, database, keyring, blob store and routes into Litestar."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar, Request, get
+from litestar.middleware import DefineMiddleware
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.response import Response
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+
+from dokportal import db
+from dokportal.accounts.controllers import AccountController
+from dokportal.crypto.keyring import Keyring
+from dokportal.documents.controllers import DocumentController
+from dokportal.lib.error_pages import EXCEPTION_HANDLERS
+from dokportal.lib.headers import security_headers_middleware
+from dokportal.lib.runtime import Runtime, runtime_of
+from dokportal.lib.web import CookieWriter, prepare_request
+from dokportal.notices.controllers import NoticeController
+from dokportal.settings import Settings
+from dokportal.storage.errors import StorageError
+from dokportal.storage.factory import build_store
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+log = logging.getLogger("dokportal")
+
+
+@get("/healthz", include_in_schema=False, cache=False)
+async def healthz() -> dict[str, str]:
+    """Liveness: the process answers. No dependencies, so a DB outage does not restart pods."""
+    return {"status": "ok"}
+
+
+@get("/readyz", include_in_schema=False)
+async def readyz(request: Request[Any, Any, Any]) -> Response[dict[str, str]]:
+    """Readiness: database and blob store reachable; otherwise 503 and no traffic."""
+    runtime = runtime_of(request)
+    problems: dict[str, str] = {}
+    try:
+        await db.current_engine().run_ddl("SELECT 1")
+    except Exception as error:  # noqa: BLE001 - any failure means "not ready"
+        problems["database"] = type(error).__name__
+    try:
+        await runtime.store.check()
+    except StorageError as error:
+        problems["storage"] = str(error)
+    if problems:
+        return Response(content={"status": "unavailable", **problems}, status_code=503)
+    return Response(content={"status": "ok"})
+
+
+def create_app(settings: Settings, *, keyring: Keyring | None = None) -> Litestar:
+    """Build the portal for one tenant. Fails fast with readable messages on bad setup."""
+    secret = settings.session_secret.get_secret_value()
+    if len(secret) < 32:
+        raise ValueError("DOKPORTAL_SESSION_SECRET must be at least 32 characters")
+    runtime = Runtime(
+        settings=settings,
+        keyring=keyring or Keyring.load(settings.keyring_path),
+        store=build_store(settings.storage),
+        csrf_secret=secret,
+    )
+    engine = db.configure(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        await db.prepare(engine)
+        await db.open_pool(engine)
+        try:
+            yield
+        finally:
+            await db.close_pool(engine)
+
+    templates = TemplateConfig(directory=PACKAGE_DIR / "templates", engine=JinjaTemplateEngine)
+    app = Litestar(
+        route_handlers=[
+            AccountController,
+            DocumentController,
+            NoticeController,
+            healthz,
+            readyz,
+            create_static_files_router(
+                path="/static", directories=[PACKAGE_DIR / "static"], include_in_schema=False
+            ),
+        ],
+        before_request=prepare_request,
+        middleware=[
+            DefineMiddleware(security_headers_middleware(settings.secure_cookies)),
+            DefineMiddleware(CookieWriter),
+        ],
+        template_config=templates,
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=[lifespan],
+        openapi_config=None,
+        # Forms are small; the upload route reads its own stream with its own limit.
+        request_max_body_size=1024 * 1024,
+        debug=False,
+    )
+    app.state.runtime = runtime
+    return app

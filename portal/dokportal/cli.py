@@ -1,0 +1,331 @@
+"""The ``dokportal`` command: run, serve, migrate, demo data, customers, notices, keys, storage."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import sys
+from collections.abc import AsyncIterator, Coroutine
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from dokportal.settings import Settings, describe_errors
+
+T = TypeVar("T")
+
+DEMO_CUSTOMER = "123D000001"
+DEMO_STAFF = "demo.sachbearbeitung"
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+def load_settings() -> Settings:
+    """Settings from the environment; a local secret file fills in an empty session secret."""
+    try:
+        settings = Settings()
+    except Exception as error:  # noqa: BLE001 - report every problem in one readable block
+        click.echo("Dokportal cannot start: the configuration has problems:", err=True)
+        for line in describe_errors(error):
+            click.echo(f"  - {line}", err=True)
+        sys.exit(2)
+    if not settings.session_secret.get_secret_value():
+        secret_file = settings.keyring_path.parent / "session-secret"
+        if secret_file.exists():
+            secret = secret_file.read_text().strip()
+        else:
+            secret_file.parent.mkdir(parents=True, exist_ok=True)
+            secret = secrets.token_urlsafe(48)
+            fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secret)
+        settings = settings.model_copy(
+            update={"session_secret": type(settings.session_secret)(secret)}
+        )
+    return settings
+
+
+def ensure_keyring(settings: Settings) -> bool:
+    """Create a keyring on first start of the embedded appliance. True when one was made."""
+    from dokportal.crypto.keyring import Keyring
+
+    if settings.keyring_path.exists():
+        return False
+    settings.keyring_path.parent.mkdir(parents=True, exist_ok=True)
+    Keyring.generate().save(settings.keyring_path)
+    return True
+
+
+@click.group()
+def main() -> None:
+    """Dokportal: a document portal for jobcenters and other public offices."""
+
+
+@main.command()
+def migrate() -> None:
+    """Apply all pending database migrations (safe to run repeatedly)."""
+    from dokportal import db
+
+    settings = load_settings()
+    db.configure(settings)
+    _run(db.migrate())
+
+
+async def _seed_demo(settings: Settings) -> tuple[str | None, str | None]:
+    from dokportal.accounts.passwords import hash_password
+    from dokportal.accounts.services import issue_activation_code
+    from dokportal.accounts.tables import Customer, StaffUser
+
+    code: str | None = None
+    staff_password: str | None = None
+    customer = await Customer.objects().where(Customer.customer_number == DEMO_CUSTOMER).first()
+    if customer is None:
+        customer = Customer(
+            customer_number=DEMO_CUSTOMER,
+            display_name="Erika Mustermann",
+            preferred_language=settings.tenant.default_language,
+        )
+        await customer.save()
+    if customer.activated_at is None:
+        code = await issue_activation_code(customer.id, settings.security.activation_code_days)
+    if not await StaffUser.exists().where(StaffUser.username == DEMO_STAFF):
+        staff_password = secrets.token_urlsafe(12)
+        await StaffUser(
+            username=DEMO_STAFF,
+            display_name="Demo Sachbearbeitung",
+            role="caseworker",
+            password_hash=hash_password(staff_password),
+        ).save()
+    return code, staff_password
+
+
+@main.command()
+def demo() -> None:
+    """Seed the demo customer and caseworker; print a fresh activation code if needed."""
+    from dokportal import db
+
+    settings = load_settings()
+    db.configure(settings)
+    code, staff_password = _run(_seed_demo(settings))
+    _print_demo(settings, code, staff_password)
+
+
+def _print_demo(settings: Settings, code: str | None, staff_password: str | None) -> None:
+    click.echo(f"Tenant:            {settings.tenant.name}")
+    click.echo(f"Demo customer:     customer number {DEMO_CUSTOMER}")
+    if code:
+        click.echo(
+            f"Activation code:   {code}   (one-time; open {settings.public_base_url}/activate)"
+        )
+    else:
+        click.echo("                   already activated: sign in with the password you chose")
+    if staff_password:
+        click.echo(f"Demo caseworker:   {DEMO_STAFF} / {staff_password}  (shown once)")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=lambda: int(os.environ.get("PORT", "8000")), type=int)
+def run(host: str, port: int) -> None:
+    """The embedded appliance: keyring, migrations, demo data, then serve."""
+    from dokportal import db
+
+    settings = load_settings()
+    if settings.public_base_url == "http://127.0.0.1:8000" and port != 8000:
+        settings = settings.model_copy(update={"public_base_url": f"http://{host}:{port}"})
+    if ensure_keyring(settings):
+        click.echo(f"Created a new keyring at {settings.keyring_path}")
+    if settings.storage.kind == "folder":
+        settings.storage.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    db.configure(settings)
+    _run(db.migrate())
+    code, staff_password = _run(_seed_demo(settings))
+    click.echo("")
+    _print_demo(settings, code, staff_password)
+    click.echo(f"\nDokportal is running at {settings.public_base_url}  (Ctrl+C stops it)\n")
+    _serve(settings, host, port)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=lambda: int(os.environ.get("PORT", "8000")), type=int)
+def serve(host: str, port: int) -> None:
+    """Serve the portal (expects migrations to have run)."""
+    _serve(load_settings(), host, port)
+
+
+def _serve(settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+
+    from dokportal.app import create_app
+
+    app = create_app(settings)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        proxy_headers=False,
+        server_header=False,
+        timeout_keep_alive=5,
+    )
+
+
+@main.group()
+def customer() -> None:
+    """Customer accounts."""
+
+
+@customer.command("create")
+@click.option("--number", required=True, help="Customer number (Kundennummer).")
+@click.option("--name", required=True, help="Name shown to the customer.")
+@click.option("--language", default=None, help="Preferred language (de, en, uk, ar, tr, ru, fa).")
+def customer_create(number: str, name: str, language: str | None) -> None:
+    """Create a customer and print a one-time activation code."""
+    from dokportal import db
+    from dokportal.accounts.services import issue_activation_code
+    from dokportal.accounts.tables import Customer
+
+    settings = load_settings()
+    db.configure(settings)
+    lang = language or settings.tenant.default_language
+    if lang not in settings.tenant.languages:
+        raise click.BadParameter(
+            f"{lang!r} is not enabled; choose from {', '.join(settings.tenant.languages)}"
+        )
+
+    async def create() -> str:
+        if await Customer.exists().where(Customer.customer_number == number):
+            raise click.ClickException(f"customer {number} already exists")
+        row = Customer(customer_number=number, display_name=name, preferred_language=lang)
+        await row.save()
+        return await issue_activation_code(row.id, settings.security.activation_code_days)
+
+    click.echo(f"Activation code for {number}: {_run(create())}")
+
+
+@customer.command("code")
+@click.argument("number")
+def customer_code(number: str) -> None:
+    """Issue a new activation code (earlier codes stop working)."""
+    from dokportal import db
+    from dokportal.accounts.services import issue_activation_code
+    from dokportal.accounts.tables import Customer
+
+    settings = load_settings()
+    db.configure(settings)
+
+    async def reissue() -> str:
+        row = await Customer.objects().where(Customer.customer_number == number).first()
+        if row is None:
+            raise click.ClickException(f"no customer {number}")
+        return await issue_activation_code(row.id, settings.security.activation_code_days)
+
+    click.echo(f"Activation code for {number}: {_run(reissue())}")
+
+
+@main.group()
+def notice() -> None:
+    """Notices (Bescheide) for customers."""
+
+
+@notice.command("send")
+@click.option("--customer", "customer_number", required=True, help="Customer number.")
+@click.option("--title", default=None, help="Title shown in the inbox (default: file name).")
+@click.argument("pdf", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def notice_send(customer_number: str, title: str | None, pdf: Path) -> None:
+    """Put a PDF notice into a customer's inbox (encrypted like every upload)."""
+    from dokportal import db
+    from dokportal.crypto.keyring import Keyring
+    from dokportal.files import FileIngest
+    from dokportal.lib.errors import PortalError
+    from dokportal.lib.formatting import file_size
+    from dokportal.notices.services import PDF_ONLY, send_notice
+    from dokportal.storage.factory import build_store
+
+    settings = load_settings()
+    db.configure(settings)
+    keyring = Keyring.load(settings.keyring_path)
+    store = build_store(settings.storage)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        with pdf.open("rb") as handle:
+            while block := handle.read(1024 * 1024):
+                yield block
+
+    ingest = FileIngest(
+        store=store,
+        keyring=keyring,
+        tenant=settings.tenant.slug,
+        filename=pdf.name,
+        max_bytes=settings.upload.max_file_bytes,
+        max_words=file_size(settings.upload.max_file_bytes, "en"),
+        allowed=PDF_ONLY,
+    )
+    try:
+        row = _run(
+            send_notice(
+                customer_number=customer_number,
+                title=title or pdf.stem,
+                filename=pdf.name,
+                chunks=chunks(),
+                ingest=ingest,
+                store=store,
+            )
+        )
+    except PortalError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"Notice {row.id} is in the inbox of customer {customer_number}.")
+
+
+@main.group()
+def storage() -> None:
+    """The blob store."""
+
+
+@storage.command("sweep")
+@click.option("--grace-minutes", default=60, show_default=True, help="Leave younger blobs alone.")
+@click.option("--dry-run", is_flag=True, help="Only count what would be removed.")
+def storage_sweep(grace_minutes: int, dry_run: bool) -> None:
+    """Remove blobs that no database row refers to (left by a crash mid-upload)."""
+    from dokportal import db
+    from dokportal.files.sweeper import sweep
+    from dokportal.storage.factory import build_store
+
+    settings = load_settings()
+    db.configure(settings)
+    report = _run(
+        sweep(build_store(settings.storage), timedelta(minutes=grace_minutes), dry_run=dry_run)
+    )
+    verb = "would remove" if dry_run else "removed"
+    click.echo(f"examined {report.examined} blobs, {verb} {report.removed} orphans")
+
+
+@main.group()
+def keys() -> None:
+    """The tenant keyring."""
+
+
+@keys.command("init")
+def keys_init() -> None:
+    """Create a keyring at DOKPORTAL_KEYRING_PATH if there is none."""
+    settings = load_settings()
+    if ensure_keyring(settings):
+        click.echo(f"created {settings.keyring_path}")
+    else:
+        click.echo(f"{settings.keyring_path} exists; left unchanged")
+
+
+@keys.command("list")
+def keys_list() -> None:
+    """Show key ids (never key material) and which one is primary."""
+    from dokportal.crypto.keyring import Keyring
+
+    ring = Keyring.load(load_settings().keyring_path)
+    for key_id in ring.ids:
+        click.echo(f"{key_id}{'  (primary)' if key_id == ring.primary_id else ''}")

@@ -1,0 +1,189 @@
+"""Customer pages for sending documents and seeing what was sent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.di import Provide
+from litestar.params import FromPath
+from litestar.response import Redirect, Response, Template
+
+from dokportal.accounts.guards import CurrentCustomer, provide_customer
+from dokportal.documents import services
+from dokportal.documents.multipart import parse_parts
+from dokportal.documents.receipt_pdf import receipt_pdf
+from dokportal.documents.receiving import ALLOWED_TYPES, UploadRules, receive_form
+from dokportal.files import FileIngest
+from dokportal.i18n.negotiation import direction
+from dokportal.lib.body import iter_body
+from dokportal.lib.downloads import attachment_headers
+from dokportal.lib.errors import PortalError
+from dokportal.lib.formatting import file_size, local_time
+from dokportal.lib.runtime import runtime_of
+from dokportal.lib.web import STREAM_CSRF, csrf_ok, page_state, render, translate
+from dokportal.notices.services import unread_count
+from dokportal.settings import DEFAULT_CATEGORIES
+
+AnyRequest = Request[Any, Any, Any]
+
+
+def _categories(request: AnyRequest) -> list[tuple[str, str]]:
+    lang = page_state(request).lang
+    enabled = runtime_of(request).settings.tenant.categories
+    return [(key, translate(lang, DEFAULT_CATEGORIES[key])) for key in enabled]
+
+
+def _upload_page(
+    request: AnyRequest, *, status: int = 200, error: PortalError | None = None
+) -> Template:
+    upload = runtime_of(request).settings.upload
+    lang = page_state(request).lang
+    return render(
+        request,
+        "documents/upload.html",
+        status=status,
+        error=error,
+        categories=_categories(request),
+        max_files=upload.max_files,
+        max_file_words=file_size(upload.max_file_bytes, lang),
+        accept="application/pdf,image/jpeg,image/png,.pdf,.jpg,.jpeg,.png",
+    )
+
+
+class DocumentController(Controller):
+    """Everything here needs a signed-in customer and shows only their own documents."""
+
+    dependencies = {"customer": Provide(provide_customer)}
+
+    @get("/", name="home")
+    async def home(self, request: AnyRequest, customer: CurrentCustomer) -> Template:
+        submissions = await services.list_submissions(customer.id)
+        return render(
+            request,
+            "home.html",
+            unread=await unread_count(customer.id),
+            recent=submissions[:3],
+            welcome=request.query_params.get("welcome") == "1",
+        )
+
+    @get("/documents", name="documents")
+    async def list_documents(self, request: AnyRequest, customer: CurrentCustomer) -> Template:
+        runtime = runtime_of(request)
+        lang = page_state(request).lang
+        submissions = await services.list_submissions(customer.id)
+        rows = [
+            {
+                "reference": item.reference,
+                "when": local_time(item.created_at, lang, runtime.settings.tenant.timezone),
+                "category": translate(lang, DEFAULT_CATEGORIES.get(item.category, "Other")),
+                "status": item.status,
+            }
+            for item in submissions
+        ]
+        return render(
+            request, "documents/list.html", rows=rows, unread=await unread_count(customer.id)
+        )
+
+    @get("/documents/new", name="upload")
+    async def upload_form(self, request: AnyRequest, customer: CurrentCustomer) -> Template:
+        return _upload_page(request)
+
+    @post(
+        "/documents",
+        opt={STREAM_CSRF: True},
+        # The body is read by our own streaming reader with its own limit (lib/body.py).
+        request_max_body_size=None,
+        status_code=303,
+    )
+    async def upload(self, request: AnyRequest, customer: CurrentCustomer) -> Template | Redirect:
+        runtime = runtime_of(request)
+        settings = runtime.settings
+        upload = settings.upload
+        lang = page_state(request).lang
+        limit_words = file_size(upload.max_file_bytes, lang)
+        rules = UploadRules(
+            max_files=upload.max_files,
+            max_file_bytes=upload.max_file_bytes,
+            max_file_words=limit_words,
+            max_message_chars=upload.max_message_chars,
+            categories=settings.tenant.categories,
+        )
+
+        def new_ingest(filename: str) -> FileIngest:
+            return FileIngest(
+                store=runtime.store,
+                keyring=runtime.keyring,
+                tenant=settings.tenant.slug,
+                filename=filename,
+                max_bytes=upload.max_file_bytes,
+                max_words=limit_words,
+                allowed=ALLOWED_TYPES,
+            )
+
+        try:
+            body = iter_body(request, upload.max_body_bytes, file_size(upload.max_body_bytes, lang))
+            form = await receive_form(
+                parse_parts(body, request.headers.get("content-type")),
+                csrf_ok=lambda token: csrf_ok(request, token),
+                rules=rules,
+                new_ingest=new_ingest,
+                store=runtime.store,
+            )
+        except PortalError as error:
+            return _upload_page(request, status=error.status_code, error=error)
+        try:
+            submission = await services.record_submission(
+                customer_id=customer.id,
+                category=form.category,
+                message=form.message,
+                files=form.files,
+                prefix=settings.tenant.reference_prefix,
+            )
+        except BaseException:
+            # The blobs are durable but unrecorded: remove them rather than leave orphans.
+            for stored in form.files:
+                await runtime.store.delete(stored.blob_id)
+            raise
+        return Redirect(path=f"/documents/{submission.reference}?sent=1", status_code=303)
+
+    @get("/documents/{reference:str}", name="receipt")
+    async def receipt(
+        self, request: AnyRequest, customer: CurrentCustomer, reference: FromPath[str]
+    ) -> Template:
+        settings = runtime_of(request).settings
+        lang = page_state(request).lang
+        receipt = await services.receipt_for(customer.id, reference)
+        return render(
+            request,
+            "documents/receipt.html",
+            receipt=receipt,
+            when=local_time(receipt.created_at, lang, settings.tenant.timezone),
+            category=translate(lang, DEFAULT_CATEGORIES.get(receipt.category, "Other")),
+            sizes=[file_size(item.size, lang) for item in receipt.files],
+            fresh=request.query_params.get("sent") == "1",
+            unread=await unread_count(customer.id),
+        )
+
+    @get("/documents/{reference:str}/receipt.pdf", name="receipt_pdf")
+    async def receipt_download(
+        self, request: AnyRequest, customer: CurrentCustomer, reference: FromPath[str]
+    ) -> Response[bytes]:
+        settings = runtime_of(request).settings
+        lang = page_state(request).lang
+        receipt = await services.receipt_for(customer.id, reference)
+        pdf = receipt_pdf(
+            receipt,
+            tenant=settings.tenant.name,
+            rtl=direction(lang) == "rtl",
+            font_path=settings.pdf_font_path,
+            tr=lambda text: translate(lang, text),
+            when=local_time(receipt.created_at, lang, settings.tenant.timezone),
+            category=translate(lang, DEFAULT_CATEGORIES.get(receipt.category, "Other")),
+            size=lambda size: file_size(size, lang),
+        )
+        return Response(
+            content=pdf,
+            media_type="application/pdf",
+            headers=attachment_headers(f"{receipt.reference}.pdf"),
+        )

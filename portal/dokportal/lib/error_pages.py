@@ -1,0 +1,95 @@
+"""The one mapper from exceptions to responses: readable pages, never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import quote
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, NotFoundException
+from litestar.response import Redirect
+
+from dokportal.crypto.errors import CryptoError
+from dokportal.lib.errors import NotFound, PortalError, ServiceUnavailable, SignInRequired
+from dokportal.lib.web import render_error
+from dokportal.storage.errors import BlobNotFound, StorageUnavailable
+
+log = logging.getLogger("dokportal.errors")
+AnyRequest = Request[Any, Any, Any]
+
+
+def sign_in_required(request: AnyRequest, _: SignInRequired) -> Response[Any]:
+    target = request.url.path
+    return Redirect(path=f"/signin?next={quote(target)}", status_code=303)
+
+
+def _page(request: AnyRequest, error: PortalError) -> Response[Any]:
+    template = render_error(request, error)
+    return template  # Template is a Response subclass
+
+
+def handle_portal_error(request: AnyRequest, error: PortalError) -> Response[Any]:
+    return _page(request, error)
+
+
+def handle_http_error(request: AnyRequest, error: HTTPException) -> Response[Any]:
+    if isinstance(error, NotFoundException) or error.status_code == 404:
+        return _page(request, NotFound("This page was not found."))
+    if error.status_code == 413:
+        from dokportal.lib.errors import TooLarge
+
+        return _page(request, TooLarge("The request is too large."))
+    if error.status_code == 405:
+        mapped = PortalError("This page cannot be used this way.")
+        mapped.status_code = 405
+        return _page(request, mapped)
+    if error.status_code >= 500:
+        log.error("server error %s on %s", error.status_code, request.url.path)
+        return _server_error(request)
+    mapped = PortalError("The request could not be processed. Please go back and try again.")
+    mapped.status_code = error.status_code
+    return _page(request, mapped)
+
+
+def handle_storage_down(request: AnyRequest, error: StorageUnavailable) -> Response[Any]:
+    log.error("storage unavailable: %s", error)
+    return _page(
+        request,
+        ServiceUnavailable(
+            "The document store is not available right now. "
+            "Nothing was saved. Please try again later."
+        ),
+    )
+
+
+def handle_missing_blob(request: AnyRequest, error: BlobNotFound) -> Response[Any]:
+    log.error("blob referenced by the database is missing on %s", request.url.path)
+    return _server_error(request)
+
+
+def handle_crypto_error(request: AnyRequest, error: CryptoError) -> Response[Any]:
+    log.error("integrity check failed on %s: %s", request.url.path, type(error).__name__)
+    return _server_error(request)
+
+
+def handle_unexpected(request: AnyRequest, error: Exception) -> Response[Any]:
+    log.exception("unexpected error on %s", request.url.path)
+    return _server_error(request)
+
+
+def _server_error(request: AnyRequest) -> Response[Any]:
+    error = PortalError("Something went wrong on our side. Please try again later.")
+    error.status_code = 500
+    return _page(request, error)
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {
+    SignInRequired: sign_in_required,
+    PortalError: handle_portal_error,
+    HTTPException: handle_http_error,
+    StorageUnavailable: handle_storage_down,
+    BlobNotFound: handle_missing_blob,
+    CryptoError: handle_crypto_error,
+    Exception: handle_unexpected,
+}

@@ -1,0 +1,53 @@
+"""The one error tree of the portal.
+
+Services raise these; a single mapper in :mod:`dokportal.lib.error_pages` turns them into
+pages with the right status code. ``message`` is an untranslated msgid with ``%(name)s``
+placeholders, translated at render time in the user's language.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class PortalError(Exception):
+    """A failure the user should be told about in words, never a 500."""
+
+    status_code = 400
+
+    def __init__(self, message: str, **params: Any) -> None:
+        super().__init__(message % params if params else message)
+        self.message = message
+        self.params = params
+
+
+class BadRequest(PortalError):
+    status_code = 400
+
+
+class Forbidden(PortalError):
+    status_code = 403
+
+
+class NotFound(PortalError):
+    status_code = 404
+
+
+class TooLarge(PortalError):
+    status_code = 413
+
+
+class UnsupportedType(PortalError):
+    status_code = 415
+
+
+class TooManyAttempts(PortalError):
+    status_code = 429
+
+
+class ServiceUnavailable(PortalError):
+    status_code = 503
+
+
+class SignInRequired(Exception):
+    """Raised by the customer guard; mapped to a redirect to the sign-in page."""

@@ -1,0 +1,206 @@
+"""Per-request plumbing shared by every page: language, CSRF, session, rendering.
+
+Runs as Litestar ``before_request`` hook; cookies it decides to set are written by
+:class:`CookieWriter`, because ``after_request`` hooks cannot see the request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from litestar import Request
+from litestar.datastructures import Cookie, MutableScopeHeaders
+from litestar.enums import ScopeType
+from litestar.response import Template
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from dokportal.accounts.services import ActiveSession, resume_session
+from dokportal.i18n.catalogs import translations
+from dokportal.i18n.negotiation import COOKIE as LANG_COOKIE
+from dokportal.i18n.negotiation import NATIVE_NAMES, direction, negotiate
+from dokportal.lib import csrf
+from dokportal.lib.errors import Forbidden, PortalError, UnsupportedType
+from dokportal.lib.runtime import runtime_of
+
+AnyRequest = Request[Any, Any, Any]
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Routes whose handler checks the CSRF field itself, in the stream (the upload).
+STREAM_CSRF = "csrf_in_stream"
+
+
+def session_cookie_name(secure: bool) -> str:
+    return "__Host-session" if secure else "session"
+
+
+@dataclass
+class PageState:
+    lang: str
+    csrf_cookie: str
+    session: ActiveSession | None
+    cookies: list[Cookie]
+
+
+def page_state(request: AnyRequest) -> PageState:
+    """The request's page state; error pages for unrouted paths get a neutral default."""
+    state = request.state.get("page") if hasattr(request.state, "get") else None
+    if isinstance(state, PageState):
+        return state
+    settings = runtime_of(request).settings
+    fallback = PageState(
+        lang=negotiate(
+            settings.tenant.languages,
+            settings.tenant.default_language,
+            cookie=request.cookies.get(LANG_COOKIE),
+            accept_language=request.headers.get("accept-language"),
+        ),
+        csrf_cookie="",
+        session=None,
+        cookies=[],
+    )
+    request.state.page = fallback
+    return fallback
+
+
+async def prepare_request(request: AnyRequest) -> None:
+    """Choose the language, make sure a CSRF cookie exists, find the session, check CSRF."""
+    if request.url.path.startswith(("/static/", "/healthz", "/readyz")):
+        return
+    runtime = runtime_of(request)
+    settings = runtime.settings
+    secure = settings.secure_cookies
+    cookies: list[Cookie] = []
+
+    explicit = request.query_params.get("lang")
+    lang = negotiate(
+        settings.tenant.languages,
+        settings.tenant.default_language,
+        explicit=explicit,
+        cookie=request.cookies.get(LANG_COOKIE),
+        accept_language=request.headers.get("accept-language"),
+    )
+    if explicit == lang and request.cookies.get(LANG_COOKIE) != lang:
+        cookies.append(
+            Cookie(
+                key=LANG_COOKIE,
+                value=lang,
+                max_age=365 * 24 * 3600,
+                path="/",
+                secure=secure,
+                httponly=True,
+                samesite="lax",
+            )
+        )
+
+    csrf_name = csrf.cookie_name(secure)
+    csrf_cookie = request.cookies.get(csrf_name) or ""
+    if not csrf_cookie or len(csrf_cookie) > 128:
+        csrf_cookie = csrf.new_cookie_value()
+        cookies.append(
+            Cookie(
+                key=csrf_name,
+                value=csrf_cookie,
+                path="/",
+                secure=secure,
+                httponly=True,
+                samesite="strict",
+            )
+        )
+
+    session = await resume_session(
+        request.cookies.get(session_cookie_name(secure)), settings.security
+    )
+    request.state.page = PageState(
+        lang=lang, csrf_cookie=csrf_cookie, session=session, cookies=cookies
+    )
+
+    if request.method in UNSAFE_METHODS and not request.route_handler.opt.get(STREAM_CSRF):
+        content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+        if content_type != "application/x-www-form-urlencoded":
+            raise UnsupportedType("This form could not be read. Please send it again.")
+        form = await request.form()
+        submitted = form.get(csrf.FIELD_NAME)
+        if not csrf.token_matches(
+            runtime.csrf_secret,
+            request.cookies.get(csrf_name),
+            submitted if isinstance(submitted, str) else None,
+        ):
+            raise Forbidden("The form has expired. Please reload the page and try again.")
+
+
+def csrf_ok(request: AnyRequest, submitted: str) -> bool:
+    runtime = runtime_of(request)
+    name = csrf.cookie_name(runtime.settings.secure_cookies)
+    return csrf.token_matches(runtime.csrf_secret, request.cookies.get(name), submitted)
+
+
+def queue_cookie(request: AnyRequest, cookie: Cookie) -> None:
+    page_state(request).cookies.append(cookie)
+
+
+def translate(lang: str, message: str, params: dict[str, Any] | None = None) -> str:
+    text = translations(lang).gettext(message)
+    return text % params if params else text
+
+
+def render(request: AnyRequest, template: str, *, status: int = 200, **context: Any) -> Template:
+    """A page in the request's language with everything the base layout needs."""
+    runtime = runtime_of(request)
+    settings = runtime.settings
+    state = page_state(request)
+    catalog = translations(state.lang)
+
+    def tr(message: str, params: dict[str, Any] | None = None) -> str:
+        return translate(state.lang, message, params)
+
+    def lang_url(code: str) -> str:
+        query = {k: v for k, v in request.query_params.items() if k != "lang"}
+        query["lang"] = code
+        return f"{request.url.path}?{urlencode(query)}"
+
+    context.update(
+        _=catalog.gettext,
+        gettext=catalog.gettext,
+        ngettext=catalog.ngettext,
+        tr=tr,
+        lang=state.lang,
+        dir=direction(state.lang),
+        csrf_field=csrf.FIELD_NAME,
+        csrf_token=csrf.form_token(runtime.csrf_secret, state.csrf_cookie),
+        tenant_name=settings.tenant.name,
+        languages=[(code, NATIVE_NAMES[code]) for code in settings.tenant.languages],
+        lang_url=lang_url,
+        customer=state.session.customer if state.session else None,
+    )
+    context.setdefault("unread", 0)
+    return Template(template_name=template, context=context, status_code=status)
+
+
+def render_error(
+    request: AnyRequest, error: PortalError, template: str = "error.html", **context: Any
+) -> Template:
+    return render(request, template, status=error.status_code, error=error, **context)
+
+
+class CookieWriter:
+    """Adds the cookies queued during the request to the response's headers."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_cookies(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                page = scope.get("state", {}).get("page")
+                if isinstance(page, PageState) and page.cookies:
+                    headers = MutableScopeHeaders.from_message(message)
+                    for cookie in page.cookies:
+                        headers.add("set-cookie", cookie.to_header(header=""))
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookies)

@@ -1,0 +1,236 @@
+"""The one place Dokportal reads its configuration from.
+
+Every knob is a ``DOKPORTAL_*`` environment variable (nested groups use ``__``, e.g.
+``DOKPORTAL_UPLOAD__MAX_FILE_MB``). Each has a safe default so ``make run`` works on a bare
+machine; production overrides them from the Portal resource. No other module reads the
+environment: they take a ``Settings`` object.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from dokportal.i18n import N_
+
+SUPPORTED_LANGUAGES: tuple[str, ...] = ("de", "en", "uk", "ar", "tr", "ru", "fa")
+RTL_LANGUAGES: frozenset[str] = frozenset({"ar", "fa"})
+
+DEFAULT_CATEGORIES: dict[str, str] = {
+    # key → msgid of its label; the gettext catalogs translate the label.
+    "payslip": N_("Pay slip"),
+    "bank_statement": N_("Bank statement"),
+    "rent": N_("Rent and service charges"),
+    "incapacity": N_("Certificate of incapacity for work"),
+    "other": N_("Other"),
+}
+
+
+def _split_csv(value: object) -> object:
+    """Let lists be given as ``de,en,ar`` in an environment variable."""
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+class TenantSettings(BaseModel):
+    """Who this instance serves; shown on every page and printed on receipts."""
+
+    name: str = Field("Jobcenter Bergstraße (Demo)", min_length=1, max_length=200)
+    # Stable id bound into every ciphertext's associated data: never change it for live data.
+    slug: str = Field("bergstrasse-demo", pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    # Prefix of receipt reference numbers (BG-2026-000123).
+    reference_prefix: str = Field("BG", pattern=r"^[A-Z]{1,6}$")
+    languages: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(SUPPORTED_LANGUAGES)
+    )
+    default_language: str = "de"
+    # Times on pages and receipts are shown in the office's local time.
+    timezone: str = "Europe/Berlin"
+    categories: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_CATEGORIES)
+    )
+
+    _split = field_validator("languages", "categories", mode="before")(_split_csv)
+
+    @field_validator("languages")
+    @classmethod
+    def _known_languages(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(SUPPORTED_LANGUAGES))
+        if unknown:
+            raise ValueError(
+                f"unsupported language(s) {', '.join(unknown)}; "
+                f"choose from {', '.join(SUPPORTED_LANGUAGES)}"
+            )
+        if not value:
+            raise ValueError("at least one language must be enabled")
+        return list(dict.fromkeys(value))
+
+    @field_validator("categories")
+    @classmethod
+    def _known_categories(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(DEFAULT_CATEGORIES))
+        if unknown:
+            raise ValueError(
+                f"unknown categor(y/ies) {', '.join(unknown)}; "
+                f"choose from {', '.join(DEFAULT_CATEGORIES)}"
+            )
+        if not value:
+            raise ValueError("at least one document category must be enabled")
+        return list(dict.fromkeys(value))
+
+    @model_validator(mode="after")
+    def _default_is_enabled(self) -> TenantSettings:
+        if self.default_language not in self.languages:
+            raise ValueError(
+                f"default_language {self.default_language!r} is not among the enabled "
+                f"languages ({', '.join(self.languages)})"
+            )
+        return self
+
+
+class StorageSettings(BaseModel):
+    """Where encrypted blobs go: a local folder (embedded default) or an S3 bucket."""
+
+    kind: Literal["folder", "s3"] = "folder"
+    folder: Path = Path("var/blobs")
+    s3_endpoint: str = ""
+    s3_bucket: str = ""
+    s3_region: str = "us-east-1"
+    s3_access_key: SecretStr = SecretStr("")
+    s3_secret_key: SecretStr = SecretStr("")
+    # SeaweedFS, MinIO and most on-premises stores want path-style addressing.
+    s3_path_style: bool = True
+
+    @model_validator(mode="after")
+    def _s3_complete(self) -> StorageSettings:
+        if self.kind == "s3":
+            missing = [
+                name
+                for name, value in (
+                    ("s3_endpoint", self.s3_endpoint),
+                    ("s3_bucket", self.s3_bucket),
+                    ("s3_access_key", self.s3_access_key.get_secret_value()),
+                    ("s3_secret_key", self.s3_secret_key.get_secret_value()),
+                )
+                if not value
+            ]
+            if missing:
+                raise ValueError(f"storage kind 's3' needs {', '.join(missing)}")
+        return self
+
+
+class UploadSettings(BaseModel):
+    """Limits for customer uploads; the defaults follow the issue's promise to customers."""
+
+    max_file_mb: int = Field(20, ge=1, le=1024)
+    max_files: int = Field(20, ge=1, le=100)
+    max_message_chars: int = Field(2000, ge=0, le=20000)
+
+    @property
+    def max_file_bytes(self) -> int:
+        return self.max_file_mb * 1024 * 1024
+
+    @property
+    def max_body_bytes(self) -> int:
+        # Room for every file at its limit plus the form fields and multipart framing.
+        return self.max_files * self.max_file_bytes + 1024 * 1024
+
+
+class SecuritySettings(BaseModel):
+    """Session lifetimes and guessing limits (ASVS V2/V3)."""
+
+    session_idle_minutes: int = Field(30, ge=1, le=24 * 60)
+    session_absolute_hours: int = Field(12, ge=1, le=7 * 24)
+    # Failed sign-ins before an account is locked, and for how long.
+    max_failed_logins: int = Field(5, ge=1, le=100)
+    lockout_minutes: int = Field(15, ge=1, le=24 * 60)
+    # Attempts one client address may make per window on activation and sign-in.
+    client_attempts_per_window: int = Field(20, ge=1, le=10000)
+    client_window_minutes: int = Field(15, ge=1, le=24 * 60)
+    activation_code_days: int = Field(30, ge=1, le=365)
+    password_min_length: int = Field(10, ge=8, le=128)
+
+
+class Settings(BaseSettings):
+    """Everything configurable about one tenant's portal process."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DOKPORTAL_",
+        env_nested_delimiter="__",
+        extra="ignore",
+        secrets_dir=None,
+    )
+
+    tenant: TenantSettings = TenantSettings()
+    storage: StorageSettings = StorageSettings()
+    upload: UploadSettings = UploadSettings()
+    security: SecuritySettings = SecuritySettings()
+
+    # sqlite:///path or postgresql://user:pass@host:port/db
+    database_url: SecretStr = SecretStr("sqlite:///var/dokportal.sqlite3")
+    keyring_path: Path = Path("var/keyring.json")
+    # Signs CSRF tokens; must be shared by all replicas. Generated into var/ when empty.
+    session_secret: SecretStr = SecretStr("")
+    public_base_url: str = "http://127.0.0.1:8000"
+    # Font with Arabic/Cyrillic coverage for receipt PDFs (Debian's fonts-dejavu-core).
+    pdf_font_path: Path = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: SecretStr) -> SecretStr:
+        scheme = urlsplit(value.get_secret_value()).scheme
+        if scheme not in {"sqlite", "postgresql", "postgres"}:
+            raise ValueError("database_url must start with sqlite:/// or postgresql://")
+        return value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _absolute_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in {"http", "https"} or not parts.netloc:
+            raise ValueError("public_base_url must be an absolute http(s) URL")
+        return value.rstrip("/")
+
+    @property
+    def secure_cookies(self) -> bool:
+        """``__Host-``/Secure cookies need HTTPS; plain http is only for a local demo."""
+        return self.public_base_url.startswith("https://")
+
+    def redacted(self) -> dict[str, object]:
+        """The effective configuration, safe to log once at start-up (secrets masked)."""
+        data = self.model_dump(mode="json")
+        url = urlsplit(self.database_url.get_secret_value())
+        if url.password:
+            data["database_url"] = self.database_url.get_secret_value().replace(
+                f":{url.password}@", ":***@"
+            )
+        else:
+            data["database_url"] = self.database_url.get_secret_value()
+        return data
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()
+
+
+def describe_errors(error: Exception) -> list[str]:
+    """One readable line per invalid setting, for start-up failures."""
+    from pydantic import ValidationError
+
+    if not isinstance(error, ValidationError):
+        return [str(error)]
+    lines = []
+    for item in error.errors():
+        location = "__".join(str(part) for part in item["loc"]).upper()
+        name = f"DOKPORTAL_{location}" if location else "DOKPORTAL_*"
+        lines.append(f"{name}: {item['msg']}")
+    return lines

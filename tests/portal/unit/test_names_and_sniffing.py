@@ -1,0 +1,46 @@
+"""Display names and content sniffing: the two guards on what a user claims a file is."""
+
+from __future__ import annotations
+
+import pytest
+from dokportal.files.names import display_name
+from dokportal.files.sniffing import extension_contradicts, sniff
+
+from tests.support import documents
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("scan.pdf", "scan.pdf"),
+        ("../../etc/passwd", "passwd"),
+        ("C:\\Users\\x\\Bild.JPG", "Bild.JPG"),
+        ("a\x00b\x1fc\r\n.pdf", "abc.pdf"),
+        ("\u202eevil\u202dfdp.exe", "evilfdp.exe"),
+        ("", "document"),
+        ("...", "document"),
+        ("كشف حساب.pdf", "كشف حساب.pdf"),
+    ],
+)
+def test_display_name(raw: str, expected: str) -> None:
+    assert display_name(raw) == expected
+
+
+def test_long_names_keep_their_extension() -> None:
+    name = display_name("x" * 500 + ".pdf")
+    assert len(name) == 200 and name.endswith(".pdf")
+
+
+def test_sniff_real_documents() -> None:
+    assert sniff(documents.pdf()[:8]) == "application/pdf"
+    assert sniff(documents.jpeg()[:8]) == "image/jpeg"
+    assert sniff(documents.png()[:8]) == "image/png"
+    assert sniff(b"MZ\x90\x00\x03\x00\x00\x00") is None
+    assert sniff(b"") is None
+
+
+def test_extension_contradiction() -> None:
+    assert extension_contradicts("photo.png", "image/jpeg")
+    assert not extension_contradicts("photo.JPEG", "image/jpeg")
+    assert not extension_contradicts("scan", "application/pdf")
+    assert not extension_contradicts("IMG_0001.HEIC", "image/jpeg")
