@@ -10,13 +10,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+from litestar import Litestar
+
 from dokportal import db
 from dokportal.accounts.services import issue_activation_code
 from dokportal.accounts.tables import Customer
 from dokportal.app import create_app
 from dokportal.crypto import Keyring
 from dokportal.settings import Settings
-from litestar import Litestar
 
 CSRF_RE = re.compile(r'name="_csrf" value="([0-9a-f]+)"')
 PASSWORD = "Sonnenblume-2026"

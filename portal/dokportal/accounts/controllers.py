@@ -61,6 +61,7 @@ class AccountController(Controller):
                 password=_field(data, "password"),
                 client=_client(request),
                 rules=settings.security,
+                timezone=settings.tenant.timezone,
             )
         except PortalError as error:
             return render(
@@ -99,6 +100,7 @@ class AccountController(Controller):
                 repeat=_field(data, "password_repeat"),
                 client=_client(request),
                 rules=settings.security,
+                timezone=settings.tenant.timezone,
             )
         except PortalError as error:
             problems = error.problems if isinstance(error, ActivationFailed) else []

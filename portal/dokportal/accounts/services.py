@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import math
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -12,6 +11,7 @@ from dokportal.accounts import codes, throttle
 from dokportal.accounts.passwords import hash_password, password_problems, verify_password
 from dokportal.accounts.tables import ActivationCode, Customer, Session
 from dokportal.lib.errors import BadRequest, PortalError, TooManyAttempts
+from dokportal.lib.formatting import clock_time
 from dokportal.settings import SecuritySettings
 
 
@@ -59,12 +59,14 @@ async def activate(
     repeat: str,
     client: str,
     rules: SecuritySettings,
+    timezone: str = "UTC",
 ) -> Customer:
     """Check the code, set the password, burn the code. Throttled per client address."""
     await throttle.hit(
         f"activate:{client}",
         rules.client_attempts_per_window,
         timedelta(minutes=rules.client_window_minutes),
+        timezone,
     )
     customer_number = customer_number.strip()
     customer = await Customer.objects().where(Customer.customer_number == customer_number).first()
@@ -120,13 +122,19 @@ async def activate(
 
 
 async def sign_in(
-    *, customer_number: str, password: str, client: str, rules: SecuritySettings
+    *,
+    customer_number: str,
+    password: str,
+    client: str,
+    rules: SecuritySettings,
+    timezone: str = "UTC",
 ) -> Customer:
     """Verify credentials; lock the account after repeated failures."""
     await throttle.hit(
         f"signin:{client}",
         rules.client_attempts_per_window,
         timedelta(minutes=rules.client_window_minutes),
+        timezone,
     )
     customer = (
         await Customer.objects().where(Customer.customer_number == customer_number.strip()).first()
@@ -134,10 +142,9 @@ async def sign_in(
     now = _now()
     if customer is not None and customer.locked_until is not None and customer.locked_until > now:
         raise TooManyAttempts(
-            "Too many failed sign-ins. Your account is locked until %(time)s (UTC). "
+            "Too many failed sign-ins. Your account is locked until %(time)s. "
             "Please try again then.",
-            time=customer.locked_until.strftime("%H:%M"),
-            minutes=math.ceil((customer.locked_until - now).total_seconds() / 60),
+            time=clock_time(customer.locked_until, timezone),
         )
     valid = verify_password(customer.password_hash if customer else "", password)
     if customer is None or not valid or customer.activated_at is None:
@@ -152,9 +159,9 @@ async def sign_in(
             ).where(Customer.id == customer.id)
             if locked_until is not None:
                 raise TooManyAttempts(
-                    "Too many failed sign-ins. Your account is locked until %(time)s (UTC). "
+                    "Too many failed sign-ins. Your account is locked until %(time)s. "
                     "Please try again then.",
-                    time=locked_until.strftime("%H:%M"),
+                    time=clock_time(locked_until, timezone),
                 )
         raise SignInFailed("The customer number or the password is not correct.")
     await Customer.update({Customer.failed_logins: 0, Customer.locked_until: None}).where(

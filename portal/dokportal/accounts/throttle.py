@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import math
 from datetime import UTC, datetime, timedelta
 
 from dokportal.accounts.tables import Throttle
 from dokportal.lib.errors import TooManyAttempts
+from dokportal.lib.formatting import clock_time
 
 
-async def hit(key: str, limit: int, window: timedelta) -> None:
+async def hit(key: str, limit: int, window: timedelta, timezone: str = "UTC") -> None:
     """Count one attempt for ``key``; raise :class:`TooManyAttempts` once over ``limit``."""
     now = datetime.now(UTC)
     row = await Throttle.objects().where(Throttle.key == key).first()
@@ -24,10 +24,9 @@ async def hit(key: str, limit: int, window: timedelta) -> None:
         )
         return
     if row.attempts >= limit:
-        retry = row.window_start + window - now
         raise TooManyAttempts(
-            "Too many attempts. Please try again in %(minutes)s minutes.",
-            minutes=max(1, math.ceil(retry.total_seconds() / 60)),
+            "Too many attempts. Please try again after %(time)s.",
+            time=clock_time(row.window_start + window, timezone),
         )
     await Throttle.update({Throttle.attempts: Throttle.attempts + 1}).where(Throttle.key == key)
 

@@ -27,3 +27,8 @@ def local_time(moment: datetime, lang: str, timezone: str) -> str:
 
 def limit_words(size_bytes: int, lang: str = "en") -> str:
     return file_size(size_bytes, lang)
+
+
+def clock_time(moment: datetime, timezone: str) -> str:
+    """``14:35`` in the office's time zone: when to try again, without plural forms."""
+    return moment.astimezone(ZoneInfo(timezone)).strftime("%H:%M")

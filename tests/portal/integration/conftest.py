@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from dokportal.storage import BlobStore, FolderBlobStore, S3BlobStore
 
+from dokportal.storage import BlobStore, FolderBlobStore, S3BlobStore
 from tests.support.seaweed import SeaweedS3, find_weed, run_seaweed
 from tests.support.services import unavailable
 

@@ -6,11 +6,11 @@ The table below must name every route the app has; a new route without a rule fa
 from __future__ import annotations
 
 import pytest
+from litestar import Litestar
+
 from dokportal.documents.tables import Submission
 from dokportal.notices.tables import Notice
 from dokportal.settings import Settings
-from litestar import Litestar
-
 from tests.portal.conftest import PortalClient, activate, csrf_of, new_customer
 from tests.portal.helpers import send_notice_to
 from tests.support import documents

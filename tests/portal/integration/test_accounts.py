@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 
 from dokportal.accounts.tables import ActivationCode, Customer, Session
 from dokportal.settings import Settings
-
 from tests.portal.conftest import (
     PASSWORD,
     Person,

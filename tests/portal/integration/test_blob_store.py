@@ -10,6 +10,7 @@ from pathlib import Path
 
 import anyio
 import pytest
+
 from dokportal.storage import (
     BlobInfo,
     BlobNotFound,
@@ -22,7 +23,6 @@ from dokportal.storage import (
     new_blob_id,
     write_blob,
 )
-
 from tests.support.seaweed import S3Credentials, SeaweedS3
 
 MIB = 1024 * 1024

@@ -7,11 +7,11 @@ import io
 import re
 from pathlib import Path
 
+from pypdf import PdfReader
+
 from dokportal.documents.tables import Submission
 from dokportal.notices.tables import Notice
 from dokportal.settings import Settings
-from pypdf import PdfReader
-
 from tests.portal.conftest import Person, PortalClient, csrf_of
 from tests.portal.helpers import send_notice_to
 from tests.support import documents

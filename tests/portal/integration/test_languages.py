@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from dokportal.app import create_app
 
+from dokportal.app import create_app
 from tests.portal.conftest import PortalClient, make_settings, portal_client
 
 

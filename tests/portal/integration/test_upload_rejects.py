@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from dokportal.documents.tables import Submission
 from dokportal.files.tables import StoredFile
 from dokportal.settings import Settings
-
 from tests.portal.conftest import Person, PortalClient, csrf_of
 from tests.support import documents
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from babel.messages.pofile import read_po
+
 from dokportal.i18n.catalogs import LOCALES_DIR, po_path
 from dokportal.settings import SUPPORTED_LANGUAGES
 

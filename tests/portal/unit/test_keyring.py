@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from dokportal.crypto import Keyring, KeyringError, UnknownKeyError
 
 KEY_ID = re.compile(r"k-\d{8}-[0-9a-f]{6}")

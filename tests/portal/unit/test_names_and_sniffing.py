@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+
 from dokportal.files.names import display_name
 from dokportal.files.sniffing import extension_contradicts, sniff
-
 from tests.support import documents
 
 

@@ -8,6 +8,7 @@ import tracemalloc
 from collections.abc import Iterable, Iterator
 
 import pytest
+
 from dokportal.crypto import (
     SEGMENT_BYTES,
     CryptoError,
