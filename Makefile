@@ -32,14 +32,14 @@ run: install ## Serve the demo on http://127.0.0.1:$(PORT) (SQLite + folder unde
 
 .PHONY: lint
 lint: install ## ruff and mypy --strict
-	$(BIN)/ruff check portal operator tests
-	$(BIN)/ruff format --check portal operator tests
+	$(BIN)/ruff check portal operator tests bench
+	$(BIN)/ruff format --check portal operator tests bench
 	$(BIN)/mypy
 
 .PHONY: fmt
 fmt: install ## Format and auto-fix the code
-	$(BIN)/ruff format portal operator tests
-	$(BIN)/ruff check --fix portal operator tests
+	$(BIN)/ruff format portal operator tests bench
+	$(BIN)/ruff check --fix portal operator tests bench
 
 .PHONY: test
 test: install system-deps lint ## Everything: lint, then all tests against real services
