@@ -160,11 +160,22 @@ def serve(host: str, port: int) -> None:
 
 
 def _serve(settings: Settings, host: str, port: int) -> None:
+    import json
+    import logging
+
     import uvicorn
 
     from dokportal.app import create_app
+    from dokportal.crypto import KeyringError
 
-    app = create_app(settings)
+    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    # The effective configuration once, secrets masked, so operators can see what runs.
+    logging.getLogger("dokportal").info("configuration: %s", json.dumps(settings.redacted()))
+    try:
+        app = create_app(settings)
+    except (KeyringError, ValueError) as error:
+        click.echo(f"Dokportal cannot start: {error}", err=True)
+        sys.exit(2)
     uvicorn.run(
         app,
         host=host,
