@@ -62,12 +62,20 @@ async def activate(
     timezone: str = "UTC",
 ) -> Customer:
     """Check the code, set the password, burn the code. Throttled per client address."""
-    await throttle.hit(
-        f"activate:{client}",
-        rules.client_attempts_per_window,
-        timedelta(minutes=rules.client_window_minutes),
-        timezone,
-    )
+    key = f"activate:{client}"
+    window = timedelta(minutes=rules.client_window_minutes)
+    await throttle.ensure_allowed(key, rules.client_attempts_per_window, window, timezone)
+    try:
+        return await _activate(customer_number, code, password, repeat, rules)
+    except ActivationFailed as error:
+        if not error.problems:  # a rejected password is no guess; a wrong code is
+            await throttle.record_failure(key, window)
+        raise
+
+
+async def _activate(
+    customer_number: str, code: str, password: str, repeat: str, rules: SecuritySettings
+) -> Customer:
     customer_number = customer_number.strip()
     customer = await Customer.objects().where(Customer.customer_number == customer_number).first()
     row = None
@@ -116,7 +124,6 @@ async def activate(
                 Customer.locked_until: None,
             }
         ).where(Customer.id == customer.id)
-    await throttle.reset(f"activate:{client}")
     customer.activated_at = now
     return customer
 
@@ -130,12 +137,19 @@ async def sign_in(
     timezone: str = "UTC",
 ) -> Customer:
     """Verify credentials; lock the account after repeated failures."""
-    await throttle.hit(
-        f"signin:{client}",
-        rules.client_attempts_per_window,
-        timedelta(minutes=rules.client_window_minutes),
-        timezone,
-    )
+    key = f"signin:{client}"
+    window = timedelta(minutes=rules.client_window_minutes)
+    await throttle.ensure_allowed(key, rules.client_attempts_per_window, window, timezone)
+    try:
+        return await _sign_in(customer_number, password, rules, timezone)
+    except (SignInFailed, TooManyAttempts):
+        await throttle.record_failure(key, window)
+        raise
+
+
+async def _sign_in(
+    customer_number: str, password: str, rules: SecuritySettings, timezone: str
+) -> Customer:
     customer = (
         await Customer.objects().where(Customer.customer_number == customer_number.strip()).first()
     )

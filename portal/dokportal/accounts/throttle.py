@@ -1,4 +1,8 @@
-"""Fixed-window attempt counters in the database, so every replica sees the same count."""
+"""Fixed-window counters of failed attempts in the database, shared by every replica.
+
+Only failures count: a jobcenter's public terminals or a household behind one address may
+sign in many times legitimately, while guessing shows up as failures.
+"""
 
 from __future__ import annotations
 
@@ -9,27 +13,31 @@ from dokportal.lib.errors import TooManyAttempts
 from dokportal.lib.formatting import clock_time
 
 
-async def hit(key: str, limit: int, window: timedelta, timezone: str = "UTC") -> None:
-    """Count one attempt for ``key``; raise :class:`TooManyAttempts` once over ``limit``."""
+async def ensure_allowed(key: str, limit: int, window: timedelta, timezone: str = "UTC") -> None:
+    """Raise :class:`TooManyAttempts` while ``key`` has ``limit`` failures in its window."""
+    row = await Throttle.objects().where(Throttle.key == key).first()
+    if row is None or row.attempts < limit:
+        return
+    now = datetime.now(UTC)
+    if now - row.window_start >= window:
+        return
+    raise TooManyAttempts(
+        "Too many attempts. Please try again after %(time)s.",
+        time=clock_time(row.window_start + window, timezone),
+    )
+
+
+async def record_failure(key: str, window: timedelta) -> None:
+    """Count one failure; a window that has run out starts again at one."""
     now = datetime.now(UTC)
     row = await Throttle.objects().where(Throttle.key == key).first()
     if row is None:
         await Throttle.insert(Throttle(key=key, window_start=now, attempts=1)).on_conflict(
             action="DO NOTHING"
         )
-        return
-    if now - row.window_start >= window:
+    elif now - row.window_start >= window:
         await Throttle.update({Throttle.window_start: now, Throttle.attempts: 1}).where(
             Throttle.key == key
         )
-        return
-    if row.attempts >= limit:
-        raise TooManyAttempts(
-            "Too many attempts. Please try again after %(time)s.",
-            time=clock_time(row.window_start + window, timezone),
-        )
-    await Throttle.update({Throttle.attempts: Throttle.attempts + 1}).where(Throttle.key == key)
-
-
-async def reset(key: str) -> None:
-    await Throttle.delete().where(Throttle.key == key)
+    else:
+        await Throttle.update({Throttle.attempts: Throttle.attempts + 1}).where(Throttle.key == key)

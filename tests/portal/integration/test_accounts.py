@@ -192,3 +192,23 @@ async def test_security_headers(client: PortalClient) -> None:
     assert "script-src 'self'" in response.headers["content-security-policy"]
     assert response.headers["x-content-type-options"] == "nosniff"
     assert response.headers["referrer-policy"] == "no-referrer"
+
+
+async def test_successful_sign_ins_from_one_address_are_not_throttled(
+    client: PortalClient, customer: Person, settings: Settings
+) -> None:
+    """A household or an office terminal behind one address signs in many times."""
+    for _ in range(settings.security.client_attempts_per_window + 2):
+        assert (await sign_in(client, customer.number)).status_code == 303
+
+
+async def test_guessing_across_accounts_is_throttled_per_address(
+    client: PortalClient, settings: Settings
+) -> None:
+    limit = settings.security.client_attempts_per_window
+    statuses = [
+        (await sign_in(client, f"999X{n:06d}", "geraten-geraten")).status_code
+        for n in range(limit + 1)
+    ]
+    assert set(statuses[:-1]) == {401}
+    assert statuses[-1] == 429
