@@ -178,6 +178,9 @@ class Settings(BaseSettings):
     # Signs CSRF tokens; must be shared by all replicas. Generated into var/ when empty.
     session_secret: SecretStr = SecretStr("")
     public_base_url: str = "http://127.0.0.1:8000"
+    # Addresses of reverse proxies (the ingress controller) whose X-Forwarded-For is
+    # trusted, comma-separated; without it every customer looks like the proxy to throttling.
+    forwarded_allow_ips: str = ""
     # Font with Arabic/Cyrillic coverage for receipt PDFs (Debian's fonts-dejavu-core).
     pdf_font_path: Path = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
