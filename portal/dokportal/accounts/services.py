@@ -7,8 +7,15 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from piccolo.columns import Column
+
 from dokportal.accounts import codes, throttle
-from dokportal.accounts.passwords import hash_password, password_problems, verify_password
+from dokportal.accounts.passwords import (
+    hash_password_async,
+    needs_rehash,
+    password_problems,
+    verify_password_async,
+)
 from dokportal.accounts.tables import ActivationCode, Customer, Session
 from dokportal.lib.errors import BadRequest, PortalError, TooManyAttempts
 from dokportal.lib.formatting import clock_time
@@ -106,6 +113,7 @@ async def _activate(
         raise ActivationFailed(
             "Please choose another password.", problems=problems, min=rules.password_min_length
         )
+    new_hash = await hash_password_async(password)  # before the transaction: no lock held
     now = _now()
     async with Customer._meta.db.transaction():
         # Burn the code only if still unused, so two parallel activations cannot both win.
@@ -118,7 +126,7 @@ async def _activate(
             raise ActivationFailed("This activation code has already been used or replaced.")
         await Customer.update(
             {
-                Customer.password_hash: hash_password(password),
+                Customer.password_hash: new_hash,
                 Customer.activated_at: now,
                 Customer.failed_logins: 0,
                 Customer.locked_until: None,
@@ -160,7 +168,7 @@ async def _sign_in(
             "Please try again then.",
             time=clock_time(customer.locked_until, timezone),
         )
-    valid = verify_password(customer.password_hash if customer else "", password)
+    valid = await verify_password_async(customer.password_hash if customer else "", password)
     if customer is None or not valid or customer.activated_at is None:
         if customer is not None:
             failed = customer.failed_logins + 1
@@ -178,9 +186,10 @@ async def _sign_in(
                     time=clock_time(locked_until, timezone),
                 )
         raise SignInFailed("The customer number or the password is not correct.")
-    await Customer.update({Customer.failed_logins: 0, Customer.locked_until: None}).where(
-        Customer.id == customer.id
-    )
+    changes: dict[Column | str, object] = {Customer.failed_logins: 0, Customer.locked_until: None}
+    if needs_rehash(customer.password_hash):
+        changes[Customer.password_hash] = await hash_password_async(password)
+    await Customer.update(changes).where(Customer.id == customer.id)
     return customer
 
 

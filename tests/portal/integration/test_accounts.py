@@ -212,3 +212,18 @@ async def test_guessing_across_accounts_is_throttled_per_address(
     ]
     assert set(statuses[:-1]) == {401}
     assert statuses[-1] == 429
+
+
+async def test_old_password_hashes_are_upgraded_at_sign_in(
+    client: PortalClient, customer: Person
+) -> None:
+    from argon2 import PasswordHasher
+
+    legacy = PasswordHasher(time_cost=3, memory_cost=65536, parallelism=4).hash(PASSWORD)
+    await Customer.update({Customer.password_hash: legacy}).where(Customer.id == customer.id)
+    assert (await sign_in(client, customer.number)).status_code == 303
+    row = await Customer.objects().where(Customer.id == customer.id).first()
+    assert row is not None and row.password_hash != legacy
+    assert "m=19456,t=2,p=1" in row.password_hash
+    client.cookies.clear()
+    assert (await sign_in(client, customer.number)).status_code == 303
