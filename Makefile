@@ -64,3 +64,8 @@ messages: install ## Extract translatable text and merge it into every language'
 		if [ -f $$po ]; then $(BIN)/pybabel update -i $(LOCALES)/messages.pot -l $$lang -o $$po --no-fuzzy-matching --ignore-obsolete; \
 		else $(BIN)/pybabel init -i $(LOCALES)/messages.pot -l $$lang -o $$po; fi; \
 	done
+
+.PHONY: bench
+bench: install system-deps ## Benchmarks side by side (upload, memory, download, pages); rewrites docs/benchmarks.md
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python -m bench.run

@@ -1,0 +1,182 @@
+"""Benchmark 4 of issue 6: pages under load.
+
+200 simulated customers at once, each: sign in, open the start page, the inbox with 50
+notices and the list with 50 submissions, the upload form, upload 1 MB, sign out. An asyncio
+client (httpx, one connection pool per customer) against the server `make run` runs, on
+SQLite and on PostgreSQL. Reports p50/p95/p99 per kind of request and the error count.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import tempfile
+import time
+from collections import defaultdict
+from contextlib import ExitStack
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+from bench.harness import stat
+from bench.processes import PASSWORD, portal
+from dokportal import db
+from dokportal.accounts.passwords import hash_password
+from dokportal.accounts.tables import Customer
+from dokportal.documents.tables import Submission, SubmissionFile
+from dokportal.files.tables import StoredFile
+from dokportal.notices.tables import Notice
+from dokportal.settings import Settings
+from tests.support.postgres import running_postgres
+
+CSRF = re.compile(r'name="_csrf" value="([0-9a-f]+)"')
+CUSTOMERS = 200
+PER_LIST = 50
+UPLOAD = b"%PDF-1.7\n" + bytes(1000 * 1000 - 9)
+
+
+def number(n: int) -> str:
+    return f"800L{n:06d}"
+
+
+async def seed(database_url: str, customers: int) -> None:
+    """Customers with 50 notices and 50 submissions each, written straight to the tables.
+
+    The lists only read rows, so the stored-file rows point at blob ids that do not exist.
+    """
+    db.configure(Settings(database_url=database_url))
+    password_hash = hash_password(PASSWORD)
+    now = datetime.now(UTC)
+    await Customer.insert(
+        *[
+            Customer(
+                customer_number=number(n),
+                display_name=f"Kunde {n}",
+                password_hash=password_hash,
+                activated_at=now,
+            )
+            for n in range(customers)
+        ]
+    )
+    rows = await Customer.select(Customer.id, Customer.customer_number)
+    for row in rows:
+        files = [
+            StoredFile(
+                blob_id=f"seed{row['id']:06d}{k:04d}",
+                key_id="seed",
+                wrapped_key="seed",
+                size=1000,
+                sha256="0" * 64,
+                content_type="application/pdf",
+                display_name="seed.pdf",
+            )
+            for k in range(2 * PER_LIST)
+        ]
+        await StoredFile.insert(*files)
+        ids = [
+            f["id"]
+            for f in await StoredFile.select(StoredFile.id)
+            .where(StoredFile.blob_id.like(f"seed{row['id']:06d}%"))
+            .order_by(StoredFile.id)
+        ]
+        await Notice.insert(
+            *[
+                Notice(customer=row["id"], title=f"Bescheid {k}", stored_file=ids[k])
+                for k in range(PER_LIST)
+            ]
+        )
+        await Submission.insert(
+            *[
+                Submission(
+                    reference=f"SEED-{row['id']}-{k}",  # never clashes with BG-YYYY-NNNNNN
+                    customer=row["id"],
+                    category="other",
+                )
+                for k in range(PER_LIST)
+            ]
+        )
+        submissions = await Submission.select(Submission.id).where(Submission.customer == row["id"])
+        await SubmissionFile.insert(
+            *[
+                SubmissionFile(submission=s["id"], stored_file=ids[PER_LIST + k], position=0)
+                for k, s in enumerate(submissions)
+            ]
+        )
+
+
+async def customer(url: str, n: int, timings: dict[str, list[float]], errors: list[str]) -> None:
+    async with httpx.AsyncClient(base_url=url, timeout=120) as client:
+
+        async def call(
+            kind: str, method: str, path: str, expect: int, **kwargs: object
+        ) -> httpx.Response | None:
+            start = time.perf_counter()
+            try:
+                response = await client.request(method, path, **kwargs)  # type: ignore[arg-type]
+            except httpx.HTTPError as error:
+                errors.append(f"{kind}: {type(error).__name__}")
+                return None
+            timings[kind].append(time.perf_counter() - start)
+            if response.status_code != expect:
+                errors.append(f"{kind}: HTTP {response.status_code}")
+            return response
+
+        page = await call("page", "GET", "/signin", 200)
+        token = CSRF.search(page.text).group(1) if page is not None else ""  # type: ignore[union-attr]
+        await call(
+            "signin",
+            "POST",
+            "/signin",
+            303,
+            data={"_csrf": token, "customer_number": number(n), "password": PASSWORD},
+        )
+        for path in ("/", "/notices/", "/documents", "/documents/new"):
+            await call("page", "GET", path, 200)
+        await call(
+            "upload",
+            "POST",
+            "/documents",
+            303,
+            data={"_csrf": token, "category": "other"},
+            files=[("files", ("scan.pdf", UPLOAD, "application/pdf"))],
+        )
+        await call("signout", "POST", "/signout", 303, data={"_csrf": token})
+
+
+async def load(url: str, customers: int) -> dict[str, object]:
+    timings: dict[str, list[float]] = defaultdict(list)
+    errors: list[str] = []
+    start = time.perf_counter()
+    await asyncio.gather(*(customer(url, n, timings, errors) for n in range(customers)))
+    wall = time.perf_counter() - start
+    summary: dict[str, object] = {
+        "wall_seconds": wall,
+        "errors": len(errors),
+        "error_kinds": sorted(set(errors)),
+    }
+    for kind, values in timings.items():
+        ordered = sorted(values)
+        summary[kind] = {
+            "n": len(ordered),
+            "p50_ms": 1000 * stat(ordered).median,
+            "p95_ms": 1000 * ordered[int(0.95 * (len(ordered) - 1))],
+            "p99_ms": 1000 * ordered[int(0.99 * (len(ordered) - 1))],
+        }
+    return summary
+
+
+def run(database: str, customers: int = CUSTOMERS) -> dict[str, object]:
+    with tempfile.TemporaryDirectory(prefix="dokportal-pages-") as tmp, ExitStack() as stack:
+        work = Path(tmp)
+        if database == "postgresql":
+            url = stack.enter_context(running_postgres())
+        else:
+            url = f"sqlite:///{work / 'portal.sqlite3'}"
+        server = stack.enter_context(portal(work / "server", database_url=url))
+        asyncio.run(seed(url, customers))
+        return asyncio.run(load(server.url, customers))
+
+
+def main(customers: int = CUSTOMERS) -> dict[str, object]:
+    return {database: run(database, customers) for database in ("sqlite", "postgresql")}
