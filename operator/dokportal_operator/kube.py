@@ -96,6 +96,8 @@ class Kube:
 
     def __init__(self, client: AsyncClient) -> None:
         self._client = client
+        # Every request that changes something; a pass that finds nothing to do adds none.
+        self.writes = 0
 
     @classmethod
     def from_environment(cls) -> Kube:
@@ -115,12 +117,16 @@ class Kube:
         return _dict(found)
 
     async def list(self, kind: str, namespace: str | None, labels: Mapping[str, str]) -> list[Obj]:
+        group, version, _, _ = KINDS[kind]
+        api_version = f"{group}/{version}" if group else version
         items = self._client.list(_resource(kind), namespace=namespace, labels=dict(labels))
-        return [_dict(item) async for item in items]
+        # List items come without kind and apiVersion.
+        return [{**_dict(item), "kind": kind, "apiVersion": api_version} async for item in items]
 
     async def apply(self, obj: Obj) -> Obj:
         """Server-side apply; `force` takes back fields someone else changed (drift)."""
         ref = Ref.of(obj)
+        self.writes += 1
         applied = await self._client.patch(
             _resource(ref.kind),
             ref.name,
@@ -136,6 +142,7 @@ class Kube:
         """Create; None when it already exists (someone — maybe us before a restart — won)."""
         ref = Ref.of(obj)
         try:
+            self.writes += 1
             created = await self._client.create(
                 _resource(ref.kind)(obj), field_manager=c.FIELD_MANAGER
             )
@@ -147,12 +154,14 @@ class Kube:
 
     async def replace(self, obj: Obj) -> Obj:
         """Replace with the object's resourceVersion: fails (409) if it changed meanwhile."""
+        self.writes += 1
         replaced = await self._client.replace(
             _resource(obj["kind"])(obj), field_manager=c.FIELD_MANAGER
         )
         return _dict(replaced)
 
     async def merge_patch(self, ref: Ref, patch: Obj) -> Obj:
+        self.writes += 1
         patched = await self._client.patch(
             _resource(ref.kind),
             ref.name,
@@ -166,6 +175,7 @@ class Kube:
     async def delete(self, ref: Ref) -> bool:
         """Delete in the background (dependents follow); False if it was already gone."""
         try:
+            self.writes += 1
             await self._client.delete(
                 _resource(ref.kind),
                 ref.name,
@@ -179,6 +189,7 @@ class Kube:
         return True
 
     async def patch_portal_status(self, name: str, status: Obj) -> None:
+        self.writes += 1
         await self._client.patch(
             _resource(c.KIND).Status,
             name,

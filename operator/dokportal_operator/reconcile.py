@@ -26,7 +26,7 @@ class Outcome:
     """When to look again (seconds), at the latest."""
 
     delay: float
-    ready: bool
+    settled: bool  # nothing to wait for and nothing for a person to fix
 
 
 async def reconcile(ctx: Context, body: dict[str, Any], logger: Logger) -> Outcome:

@@ -143,9 +143,7 @@ def run_cluster(
     if missing:
         raise FileNotFoundError(f"missing in {bin_dir}: {', '.join(missing)}")
     shm = Path("/dev/shm")
-    directory = Path(
-        tempfile.mkdtemp(prefix="dokportal-cp-", dir=shm if shm.is_dir() else None)
-    )
+    directory = Path(tempfile.mkdtemp(prefix="dokportal-cp-", dir=shm if shm.is_dir() else None))
     cluster: Cluster | None = None
     try:
         cluster = _prepare(directory, bin_dir, hold_job_components)
@@ -423,23 +421,26 @@ def _start_all(cluster: Cluster, timeout: float) -> None:
     _wait_for(
         cluster,
         "the default ServiceAccount",
-        lambda: cluster.kubectl("get", "serviceaccount", "default", "-n", "default", check=False)
-        != "",
+        lambda: (
+            cluster.kubectl("get", "serviceaccount", "default", "-n", "default", check=False) != ""
+        ),
         deadline,
     )
     cluster.kubectl("apply", "-f", "-", input_text=yaml.safe_dump(_fake_node()))
     _wait_for(
         cluster,
         "the kwok node to be Ready",
-        lambda: cluster.kubectl(
-            "get",
-            "node",
-            NODE_NAME,
-            "-o",
-            "jsonpath={.status.conditions[?(@.type=='Ready')].status}",
-            check=False,
-        )
-        == "True",
+        lambda: (
+            cluster.kubectl(
+                "get",
+                "node",
+                NODE_NAME,
+                "-o",
+                "jsonpath={.status.conditions[?(@.type=='Ready')].status}",
+                check=False,
+            )
+            == "True"
+        ),
         deadline,
     )
 

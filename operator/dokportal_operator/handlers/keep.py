@@ -31,9 +31,18 @@ async def keep_portal(
         body = await ctx.kube.get(Ref(c.KIND, name))
         if body is None or body["metadata"].get("deletionTimestamp"):
             return
+        writes = ctx.kube.writes
         try:
             outcome = await reconcile(ctx, body, logger)
             delay = outcome.delay
+            # One line per pass; "0 writes" is what an idle resync must say.
+            logger.info(
+                "pass done for %s: %d writes, settled=%s, next look in %.0fs",
+                name,
+                ctx.kube.writes - writes,
+                outcome.settled,
+                delay,
+            )
         except asyncio.CancelledError:
             raise
         except Exception as error:  # noqa: BLE001 - keep the loop alive; the API may be back soon

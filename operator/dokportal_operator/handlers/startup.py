@@ -24,6 +24,8 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         key=c.DIFFBASE_ANNOTATION
     )
+    # Our CRD is installed by the chart: no need to watch CRDs (and no right to list them).
+    settings.scanning.disabled = True
     # One replica (the Deployment uses Recreate): no peering objects needed.
     settings.peering.standalone = True
     # Events on the Portal only for what an administrator should see.
