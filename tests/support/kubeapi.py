@@ -39,6 +39,13 @@ KINDS: dict[str, tuple[str, str, bool]] = {
     "Ingress": ("apis/networking.k8s.io/v1", "ingresses", True),
     "PodDisruptionBudget": ("apis/policy/v1", "poddisruptionbudgets", True),
     "Portal": ("apis/dokportal.dev/v1alpha1", "portals", False),
+    "CustomResourceDefinition": (
+        "apis/apiextensions.k8s.io/v1",
+        "customresourcedefinitions",
+        False,
+    ),
+    "ClusterRole": ("apis/rbac.authorization.k8s.io/v1", "clusterroles", False),
+    "ClusterRoleBinding": ("apis/rbac.authorization.k8s.io/v1", "clusterrolebindings", False),
 }
 
 
@@ -54,6 +61,9 @@ class ApiFailure(RuntimeError):
 
 class Api:
     def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+        # Warning headers of the last apply (e.g. Pod Security "would violate ..." notes).
+        self.last_warnings: list[str] = []
         context = ssl.create_default_context(cafile=str(cluster.ca_cert))
         pki = cluster.directory / "pki"
         context.load_cert_chain(str(pki / "admin.crt"), str(pki / "admin.key"))
@@ -102,6 +112,7 @@ class Api:
             params=params,
             headers={"Content-Type": "application/apply-patch+yaml"},
         )
+        self.last_warnings = response.headers.get_list("warning")
         return self._check(response)
 
     def create(self, obj: Obj) -> Obj:

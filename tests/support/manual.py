@@ -55,7 +55,7 @@ SeaweedFS S3 is at {s3.endpoint_url}; Secret {OPERATOR_NAMESPACE}/s3-credentials
 (and {OPERATOR_NAMESPACE}/tenant-database a PostgreSQL URL). The examples name the county's S3
 endpoint; point them here:
 
-  for f in examples/portal-*.yaml; do sed 's#{EXAMPLE_ENDPOINT}#{s3.endpoint_url}#' $f; echo ---; done | kubectl apply -f -
+  sed 's#{EXAMPLE_ENDPOINT}#{s3.endpoint_url}#' examples/portal-*.yaml | kubectl apply -f -
   kubectl get portals -o wide
 
 Pods are simulated by kwok (nothing really runs). Volumes never bind here (no provisioner), so a

@@ -1,5 +1,5 @@
-"""One real control plane per session (etcd, apiserver, controllers, kwok), the operator's
-chart installed, and the operator running with the chart's RBAC as its only rights."""
+"""The operator running with the chart's RBAC as its only rights, and the credentials a
+county admin would put next to it (the control plane comes from tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -7,48 +7,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.cluster import (
-    OPERATOR_NAMESPACE,
-    Cluster,
-    default_bin_dir,
-    missing_binaries,
-    run_cluster,
-)
+from tests.support.cluster import OPERATOR_NAMESPACE, Cluster
 from tests.support.kubeapi import Api
-from tests.support.operator import OperatorProcess, install
+from tests.support.operator import OperatorProcess
 from tests.support.seaweed import SeaweedS3
-from tests.support.services import unavailable
 
 S3_SECRET = "s3-credentials"
 PG_SECRET = "tenant-database"
-
-
-@pytest.fixture(scope="session")
-def control_plane() -> Iterator[Cluster]:
-    bin_dir = default_bin_dir()
-    missing = missing_binaries(bin_dir)
-    if missing:
-        unavailable(
-            "the Kubernetes control plane",
-            f"{', '.join(missing)} missing in {bin_dir}; run hack/build-control-plane.sh",
-        )
-    # Rewrap Jobs are held: the rotation test decides when one succeeds.
-    with run_cluster(bin_dir, hold_job_components=("rewrap",)) as cluster:
-        yield cluster
-
-
-@pytest.fixture(scope="session")
-def api(control_plane: Cluster) -> Iterator[Api]:
-    client = Api(control_plane)
-    yield client
-    client.close()
-
-
-@pytest.fixture(scope="session")
-def installed(control_plane: Cluster) -> Cluster:
-    """CRD and the operator chart's ServiceAccount, ClusterRole and binding."""
-    install(control_plane)
-    return control_plane
 
 
 @pytest.fixture(scope="session")
