@@ -9,11 +9,22 @@ from types import FrameType
 
 import yaml
 
-from tests.support.cluster import OPERATOR_NAMESPACE, run_cluster
+from tests.support.cluster import OPERATOR_NAMESPACE, REPO, run_cluster
 from tests.support.operator import OperatorProcess, install
 from tests.support.seaweed import run_seaweed
 
 EXAMPLE_ENDPOINT = "https://s3.kreis-bergstrasse.de"
+EXAMPLES = REPO / "examples"
+
+
+def _database_secrets() -> list[str]:
+    names = []
+    for path in sorted(EXAMPLES.glob("portal-*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            postgresql = (((doc or {}).get("spec") or {}).get("database") or {}).get("postgresql")
+            if postgresql:
+                names.append(postgresql["connectionSecret"]["name"])
+    return names
 
 
 def serve_manual_cluster() -> None:
@@ -34,13 +45,17 @@ def serve_manual_cluster() -> None:
                 "metadata": {"name": "s3-credentials", "namespace": OPERATOR_NAMESPACE},
                 "stringData": {"access-key": s3.access_key, "secret-key": s3.secret_key},
             },
-            {
-                "apiVersion": "v1",
-                "kind": "Secret",
-                "metadata": {"name": "tenant-database", "namespace": OPERATOR_NAMESPACE},
-                "stringData": {"url": "postgresql://portal:secret@postgres.databases:5432/portal"},
-            },
         ]
+        # One database per tenant, as the examples want (pods are simulated: never connected).
+        for name in _database_secrets():
+            secrets.append(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Secret",
+                    "metadata": {"name": name, "namespace": OPERATOR_NAMESPACE},
+                    "stringData": {"url": f"postgresql://portal:secret@postgres:5432/{name}"},
+                }
+            )
         cluster.kubectl("apply", "-f", "-", input_text=yaml.safe_dump_all(secrets))
         operator = OperatorProcess(cluster, cluster.directory / "operator.log", resync_seconds=60)
         operator.start()
@@ -52,14 +67,15 @@ The control plane runs (Kubernetes {cluster.server}); the operator runs with its
   export PATH={cluster.bin_dir}:$PATH
 
 SeaweedFS S3 is at {s3.endpoint_url}; Secret {OPERATOR_NAMESPACE}/s3-credentials holds its keys
-(and {OPERATOR_NAMESPACE}/tenant-database a PostgreSQL URL). The examples name the county's S3
-endpoint; point them here:
+(and one <name>-database Secret per example with a PostgreSQL URL). The examples name the
+county's S3 endpoint; point them here:
 
   sed 's#{EXAMPLE_ENDPOINT}#{s3.endpoint_url}#' examples/portal-*.yaml | kubectl apply -f -
   kubectl get portals -o wide
 
-Pods are simulated by kwok (nothing really runs). Volumes never bind here (no provisioner), so a
-Portal with storage.volume stays Reconciling. Operator log: {operator.log_path}
+Pods are simulated by kwok (nothing really runs). Volumes never bind here (no provisioner), so
+Portals with SQLite or storage.volume (Bürstadt, Mörlenbach) stay Reconciling.
+Operator log: {operator.log_path}
 Ctrl+C stops everything and removes it.
 """,
             flush=True,
