@@ -33,6 +33,7 @@ async def finalize(body: kopf.Body, memo: kopf.Memo, logger: Logger, **_: Any) -
         await _retain(ctx, spec, dict(body.get("status") or {}), logger)
     await ctx.kube.delete(Ref("Namespace", spec.namespace))
     ctx.forget(spec.uid)
+    ctx.wakeups.pop(spec.name, None)
     logger.info("namespace %s deleted (deletionPolicy %s)", spec.namespace, spec.deletion_policy)
 
 

@@ -28,11 +28,11 @@ async def keep_portal(
     wake = ctx.wakeup(name)
     while not stopped:
         wake.clear()
-        body = await ctx.kube.get(Ref(c.KIND, name))
-        if body is None or body["metadata"].get("deletionTimestamp"):
-            return
         writes = ctx.kube.writes
         try:
+            body = await ctx.kube.get(Ref(c.KIND, name))
+            if body is None or body["metadata"].get("deletionTimestamp"):
+                return
             outcome = await reconcile(ctx, body, logger)
             delay = outcome.delay
             # One line per pass; "0 writes" is what an idle resync must say.
