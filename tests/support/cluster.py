@@ -146,8 +146,19 @@ def run_cluster(
     directory = Path(tempfile.mkdtemp(prefix="dokportal-cp-", dir=shm if shm.is_dir() else None))
     cluster: Cluster | None = None
     try:
-        cluster = _prepare(directory, bin_dir, hold_job_components)
-        _start_all(cluster, startup_timeout)
+        for attempt in range(1, _ATTEMPTS + 1):
+            cluster = _prepare(directory / f"attempt-{attempt}", bin_dir, hold_job_components)
+            try:
+                _start_all(cluster, startup_timeout)
+                break
+            except _ExitedEarly as error:
+                print(f"control plane start {attempt} failed, retrying: {error}", file=sys.stderr)
+                # A free port was taken by someone else between our check and the bind
+                # (other test runs share the machine): start again on fresh ports.
+                _stop_all(cluster)
+                if attempt == _ATTEMPTS:
+                    raise
+        assert cluster is not None
         yield cluster
     finally:
         if cluster is not None:
@@ -202,7 +213,15 @@ def _client_user(pair: KeyPair) -> dict[str, str]:
     }
 
 
+_ATTEMPTS = 3
+
+
+class _ExitedEarly(RuntimeError):
+    """A component exited during start-up (typically: its port was taken meanwhile)."""
+
+
 def _prepare(directory: Path, bin_dir: Path, hold: tuple[str, ...]) -> Cluster:
+    directory.mkdir()
     pki = directory / "pki"
     ca = CertificateAuthority(pki)
     serving = ca.issue(
@@ -489,7 +508,7 @@ def _wait_for(
     while time.monotonic() < deadline:
         for name, proc in cluster.processes.items():
             if proc.poll() is not None:
-                raise RuntimeError(
+                raise _ExitedEarly(
                     f"{name} exited with {proc.returncode} while waiting for {what}:\n"
                     f"{cluster.log_tail(name)}"
                 )
