@@ -122,3 +122,37 @@ def test_operator_rbac_is_least_privilege(control_plane: Cluster) -> None:
 def test_chart_ships_the_same_crd(control_plane: Cluster) -> None:
     shipped = OPERATOR_CHART / "crds" / "portals.dokportal.dev.yaml"
     assert filecmp.cmp(shipped, CRDS / "portals.dokportal.dev.yaml", shallow=False)
+
+
+def test_portal_accepts_the_charts_configuration(
+    control_plane: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every DOKPORTAL_* variable the chart sets is one the portal's settings accept."""
+    from dokportal.settings import Settings
+
+    sets = [
+        arg
+        for value in PORTAL_VALUES["s3 + postgresql, three replicas"]
+        for arg in ("--set", value)
+    ]
+    objects = _template(control_plane, "portal", str(PORTAL_CHART), *sets)
+    config = next(obj for obj in objects if obj["kind"] == "ConfigMap")["data"]
+    deployment = next(obj for obj in objects if obj["kind"] == "Deployment")
+    secret_env = [e["name"] for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]]
+    assert sorted(secret_env) == [
+        "DOKPORTAL_DATABASE_URL",
+        "DOKPORTAL_SESSION_SECRET",
+        "DOKPORTAL_STORAGE__S3_ACCESS_KEY",
+        "DOKPORTAL_STORAGE__S3_SECRET_KEY",
+    ]
+    for name, value in config.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("DOKPORTAL_DATABASE_URL", "postgresql://u:p@db:5432/portal")
+    monkeypatch.setenv("DOKPORTAL_SESSION_SECRET", "s" * 40)
+    monkeypatch.setenv("DOKPORTAL_STORAGE__S3_ACCESS_KEY", "AK")
+    monkeypatch.setenv("DOKPORTAL_STORAGE__S3_SECRET_KEY", "SK")
+    settings = Settings()
+    assert settings.storage.kind == "s3" and settings.storage.s3_bucket == "jc-viernheim"
+    assert settings.public_base_url == "https://portal.example.org"
+    assert str(settings.keyring_path) == "/etc/dokportal/keyring/keyring.json"
+    assert settings.tenant.languages == ["de", "en", "uk", "ar", "tr", "ru", "fa"]
