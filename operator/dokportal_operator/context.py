@@ -24,20 +24,23 @@ Logger = logging.Logger | logging.LoggerAdapter[Any]
 
 
 def live_version(live: Mapping[str, Any], desired: Mapping[str, Any]) -> str:
-    """What changes when someone edits what we set: the generation (spec) plus the values of
-    our labels and annotations; for kinds without a generation, the resourceVersion. (Labels
-    and annotations others add, e.g. a Deployment's revision, do not count.)"""
+    """What changes when someone edits what we set: the generation (spec) — or, for kinds
+    without one, everything but metadata and status — plus the values of our labels and
+    annotations. Status updates and labels others add (a Deployment's revision, a quota's
+    usage) do not count, so they cause no re-apply."""
     meta = live.get("metadata") or {}
-    generation = meta.get("generation")
-    if generation is None:
-        return f"rv:{meta.get('resourceVersion')}"
     wanted = desired.get("metadata") or {}
     ours = [
         {key: (meta.get(field) or {}).get(key) for key in wanted.get(field) or {}}
         for field in ("labels", "annotations")
     ]
-    extra = json.dumps(ours, sort_keys=True)
-    return f"gen:{generation}:{hashlib.sha256(extra.encode()).hexdigest()[:16]}"
+    generation = meta.get("generation")
+    if generation is None:
+        body = {key: value for key, value in live.items() if key not in {"metadata", "status"}}
+        summary = json.dumps([body, ours], sort_keys=True)
+        return f"body:{hashlib.sha256(summary.encode()).hexdigest()}"
+    summary = json.dumps(ours, sort_keys=True)
+    return f"gen:{generation}:{hashlib.sha256(summary.encode()).hexdigest()[:16]}"
 
 
 @dataclass
