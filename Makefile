@@ -16,7 +16,7 @@ help: ## Show this help
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,operator]'
 	@touch $@
 
 .PHONY: install
@@ -41,9 +41,27 @@ fmt: install ## Format and auto-fix the code
 	$(BIN)/ruff format portal operator tests bench
 	$(BIN)/ruff check --fix portal operator tests bench
 
+.PHONY: control-plane
+control-plane: ## Build (or reuse) etcd, kube-apiserver, controllers, kwok, helm, kubectl (cached in ~/.cache/dokportal)
+	@bash hack/build-control-plane.sh
+
 .PHONY: test
-test: install system-deps lint ## Everything: lint, then all tests against real services
+test: install system-deps control-plane lint ## Everything: lint, then all tests against real services
 	$(BIN)/python -m pytest
+
+.PHONY: cluster
+cluster: install control-plane ## Start the test control plane, SeaweedFS and the operator for manual use (Ctrl+C stops)
+	$(BIN)/python -m tests.support.cluster
+
+KIND_CLUSTER ?= dokportal
+.PHONY: kind-up
+kind-up: ## With Docker: a kind cluster with both images and charts (untested here: no Docker)
+	docker build -t ghcr.io/dokportal/portal:0.1.0 -f portal/Dockerfile .
+	docker build -t ghcr.io/dokportal/operator:0.1.0 -f operator/Dockerfile .
+	kind create cluster --name $(KIND_CLUSTER)
+	kind load docker-image --name $(KIND_CLUSTER) ghcr.io/dokportal/portal:0.1.0 ghcr.io/dokportal/operator:0.1.0
+	helm install dokportal-operator charts/dokportal-operator --namespace dokportal --create-namespace --wait
+	@echo "Now: create the credential Secrets in namespace dokportal and kubectl apply -f examples/"
 
 .PHONY: clean
 clean: ## Remove caches (keeps ./var with your demo data)

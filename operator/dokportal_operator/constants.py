@@ -1,0 +1,73 @@
+"""Names the operator writes into the cluster. Changing any of them later makes every existing
+object look foreign (or makes kopf handle every Portal again): they are fixed on day one."""
+
+from __future__ import annotations
+
+from typing import Final
+
+GROUP: Final = "dokportal.dev"
+VERSION: Final = "v1alpha1"
+PLURAL: Final = "portals"
+KIND: Final = "Portal"
+API_VERSION: Final = f"{GROUP}/{VERSION}"
+
+# kopf's own bookkeeping, under our domain rather than kopf.zalando.org.
+FINALIZER: Final = f"{GROUP}/finalizer"
+PROGRESS_PREFIX: Final = GROUP
+DIFFBASE_ANNOTATION: Final = f"{GROUP}/last-handled-configuration"
+
+# Server-side apply: every field the operator sets is owned by this manager.
+FIELD_MANAGER: Final = "dokportal-operator"
+
+# Labels on everything the operator makes.
+MANAGED_BY_LABEL: Final = "app.kubernetes.io/managed-by"
+MANAGED_BY: Final = "dokportal-operator"
+PORTAL_LABEL: Final = f"{GROUP}/portal"
+PART_LABEL: Final = f"{GROUP}/part"
+PART_NAMESPACE: Final = "namespace"
+PART_KEYS: Final = "keys"
+PART_STORAGE: Final = "storage"
+PART_WORKLOAD: Final = "workload"
+RETAINED_FROM_LABEL: Final = f"{GROUP}/retained-from"
+
+# On the Portal: set (to any new value) to rotate the keys now.
+ROTATE_ANNOTATION: Final = f"{GROUP}/rotate-keys"
+
+# On the keyring Secret: rotation state (ids and times only, never key material).
+ROTATED_AT_ANNOTATION: Final = f"{GROUP}/rotated-at"
+RETIRING_ANNOTATION: Final = f"{GROUP}/retiring-keys"
+ROTATE_HANDLED_ANNOTATION: Final = f"{GROUP}/rotate-request-handled"
+
+# Object names inside a tenant namespace.
+NAMESPACE_PREFIX: Final = "portal-"
+RELEASE: Final = "portal"
+SERVICE_ACCOUNT: Final = "portal"
+KEYRING_SECRET: Final = "portal-keyring"
+KEYRING_KEY: Final = "keyring.json"
+SESSION_SECRET: Final = "portal-session"
+SESSION_KEY: Final = "session-secret"
+S3_SECRET: Final = "portal-s3"
+DATABASE_SECRET: Final = "portal-database"
+DATABASE_KEY: Final = "url"
+DATA_CLAIM: Final = "portal-data"
+QUOTA: Final = "portal-quota"
+DEFAULT_DENY: Final = "default-deny"
+
+# Keys of the credential Secrets a Portal refers to.
+S3_ACCESS_KEY: Final = "access-key"
+S3_SECRET_KEY: Final = "secret-key"
+
+# Components of the chart's Jobs (label app.kubernetes.io/component).
+MIGRATE_COMPONENT: Final = "migrate"
+REWRAP_COMPONENT: Final = "rewrap"
+COMPONENT_LABEL: Final = "app.kubernetes.io/component"
+HOOK_ANNOTATION: Final = "helm.sh/hook"
+
+# Condition types on Portal.status.
+READY: Final = "Ready"
+RECONCILING: Final = "Reconciling"
+STALLED: Final = "Stalled"
+KEYS_READY: Final = "KeysReady"
+STORAGE_READY: Final = "StorageReady"
+DATABASE_READY: Final = "DatabaseReady"
+WORKLOAD_AVAILABLE: Final = "WorkloadAvailable"

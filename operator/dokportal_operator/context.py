@@ -1,0 +1,94 @@
+"""What every reconcile step shares: the API, the settings and a little memory.
+
+The memory is only an optimisation (skip an apply whose result is already live, skip a bucket
+check that just passed); after a restart it is empty and everything is simply checked again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from dokportal_operator import render
+from dokportal_operator.kube import Kube, Obj, Ref
+from dokportal_operator.settings import OperatorSettings
+
+# What kopf hands to handlers as `logger`.
+Logger = logging.Logger | logging.LoggerAdapter[Any]
+
+
+def live_version(live: Mapping[str, Any], desired: Mapping[str, Any]) -> str:
+    """What changes when someone edits what we set: the generation (spec) — or, for kinds
+    without one, everything but metadata and status — plus the values of our labels and
+    annotations. Status updates and labels others add (a Deployment's revision, a quota's
+    usage) do not count, so they cause no re-apply."""
+    meta = live.get("metadata") or {}
+    wanted = desired.get("metadata") or {}
+    ours = [
+        {key: (meta.get(field) or {}).get(key) for key in wanted.get(field) or {}}
+        for field in ("labels", "annotations")
+    ]
+    generation = meta.get("generation")
+    if generation is None:
+        body = {key: value for key, value in live.items() if key not in {"metadata", "status"}}
+        summary = json.dumps([body, ours], sort_keys=True)
+        return f"body:{hashlib.sha256(summary.encode()).hexdigest()}"
+    summary = json.dumps(ours, sort_keys=True)
+    return f"gen:{generation}:{hashlib.sha256(summary.encode()).hexdigest()[:16]}"
+
+
+@dataclass
+class Context:
+    kube: Kube
+    settings: OperatorSettings
+    applied: dict[tuple[str, Ref], tuple[str, str]] = field(default_factory=dict)
+    storage_checked: dict[str, tuple[str, float]] = field(default_factory=dict)
+    wakeups: dict[str, asyncio.Event] = field(default_factory=dict)
+
+    def wakeup(self, portal: str) -> asyncio.Event:
+        return self.wakeups.setdefault(portal, asyncio.Event())
+
+    def wake(self, portal: str | None) -> None:
+        if portal and portal in self.wakeups:
+            self.wakeups[portal].set()
+
+    def forget(self, uid: str) -> None:
+        for key in [key for key in self.applied if key[0] == uid]:
+            del self.applied[key]
+        self.storage_checked.pop(uid, None)
+
+    async def ensure(self, owner_uid: str, obj: Obj, live: Obj | bool | None = True) -> Obj:
+        """Server-side apply `obj` unless exactly this was applied and nobody touched it since.
+
+        `live`: the current object if the caller already has it (None: it does not exist);
+        True: look it up here.
+        """
+        ref = Ref.of(obj)
+        current = await self.kube.get(ref) if live is True else live
+        fingerprint = render.fingerprint(obj)
+        key = (owner_uid, ref)
+        if isinstance(current, dict) and self.applied.get(key) == (
+            fingerprint,
+            live_version(current, obj),
+        ):
+            return current
+        result = await self.kube.apply(obj)
+        self.applied[key] = (fingerprint, live_version(result, obj))
+        return result
+
+    def storage_fresh(self, owner_uid: str, digest: str) -> bool:
+        checked = self.storage_checked.get(owner_uid)
+        return (
+            checked is not None
+            and checked[0] == digest
+            and time.monotonic() - checked[1] < self.settings.storage_recheck_seconds
+        )
+
+    def storage_passed(self, owner_uid: str, digest: str) -> None:
+        self.storage_checked[owner_uid] = (digest, time.monotonic())

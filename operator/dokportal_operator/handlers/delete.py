@@ -1,0 +1,99 @@
+"""Deletion (behind the finalizer), by spec.storage.deletionPolicy:
+
+- Retain: the keyring moves into a Secret next to the operator (data without its key is
+  garbage), the bucket stays, a volume's PersistentVolume is set to Retain; then the
+  namespace (and with it the workload) goes.
+- Delete: the keyring is deleted first (crypto-shredding: nothing stored can be read any more),
+  then the bucket is emptied and removed, then the namespace goes.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+from typing import Any
+
+import kopf
+
+from dokportal_operator import constants as c
+from dokportal_operator import render, s3
+from dokportal_operator.context import Context, Logger
+from dokportal_operator.errors import NeedsHuman
+from dokportal_operator.kube import Ref
+from dokportal_operator.resources import credentials
+from dokportal_operator.spec import PortalSpec, parse
+
+
+async def finalize(body: kopf.Body, memo: kopf.Memo, logger: Logger, **_: Any) -> None:
+    ctx: Context = memo["ctx"]
+    spec = parse(dict(body), ctx.settings.namespace)
+    if spec.deletion_policy == "Delete":
+        await _shred(ctx, spec, logger)
+    else:
+        await _retain(ctx, spec, dict(body.get("status") or {}), logger)
+    await ctx.kube.delete(Ref("Namespace", spec.namespace))
+    ctx.forget(spec.uid)
+    ctx.wakeups.pop(spec.name, None)
+    logger.info("namespace %s deleted (deletionPolicy %s)", spec.namespace, spec.deletion_policy)
+
+
+async def _shred(ctx: Context, spec: PortalSpec, logger: Logger) -> None:
+    keyring = Ref("Secret", c.KEYRING_SECRET, spec.namespace)
+    await ctx.kube.delete(keyring)
+    if await ctx.kube.get(keyring) is not None:
+        raise kopf.TemporaryError("the keyring Secret is still there", delay=2)
+    logger.info("keyring deleted: the tenant's documents can no longer be decrypted")
+    if spec.s3 is None:
+        return
+    bucket = render.bucket_name(spec)
+    assert bucket is not None
+    try:
+        keys = await credentials.read(
+            ctx, spec.s3.credentials, (c.S3_ACCESS_KEY, c.S3_SECRET_KEY), "Credentials"
+        )
+    except NeedsHuman as problem:
+        raise kopf.TemporaryError(
+            f"cannot remove bucket {bucket}: {problem.message}", delay=30
+        ) from None
+    target = s3.S3Target(
+        spec.s3.endpoint,
+        spec.s3.region,
+        bucket,
+        spec.s3.path_style,
+        keys[c.S3_ACCESS_KEY],
+        keys[c.S3_SECRET_KEY],
+    )
+    try:
+        removed = await s3.delete_bucket(target)
+    except s3.StorageProblem as problem:
+        raise kopf.TemporaryError(f"bucket not removed yet: {problem.message}", delay=15) from None
+    logger.info("bucket %s %s", bucket, "emptied and removed" if removed else "was already gone")
+
+
+async def _retain(ctx: Context, spec: PortalSpec, status: dict[str, Any], logger: Logger) -> None:
+    notes = {"retained-at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    if spec.s3 is not None:
+        notes["bucket"] = status.get("bucket") or render.bucket_name(spec) or ""
+        notes["endpoint"] = spec.s3.endpoint
+    if spec.needs_claim:
+        claim = await ctx.kube.get(Ref("PersistentVolumeClaim", c.DATA_CLAIM, spec.namespace))
+        volume = ((claim or {}).get("spec") or {}).get("volumeName")
+        if volume:
+            await ctx.kube.merge_patch(
+                Ref("PersistentVolume", volume),
+                {"spec": {"persistentVolumeReclaimPolicy": "Retain"}},
+            )
+            notes["persistent-volume"] = volume
+    secret = await ctx.kube.get(Ref("Secret", c.KEYRING_SECRET, spec.namespace))
+    raw = ((secret or {}).get("data") or {}).get(c.KEYRING_KEY)
+    if raw:
+        retained = render.retained_keyring(
+            spec, ctx.settings.namespace, base64.b64decode(raw).decode(), notes
+        )
+        made = await ctx.kube.create(retained)
+        logger.info(
+            "keyring %s Secret %s/%s",
+            "moved into" if made else "already in",
+            ctx.settings.namespace,
+            retained["metadata"]["name"],
+        )

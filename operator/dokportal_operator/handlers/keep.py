@@ -1,0 +1,71 @@
+"""Keeping a Portal: one loop per Portal (a kopf daemon) that reconciles, then sleeps until
+something changes (the Portal, one of its children) or the next resync or rotation is due.
+
+One loop per Portal means passes never overlap; events only wake it, so a burst of them
+costs one pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import kopf
+
+from dokportal_operator import constants as c
+from dokportal_operator.context import Context, Logger
+from dokportal_operator.kube import Ref
+from dokportal_operator.reconcile import reconcile
+
+_DEBOUNCE = 0.3  # seconds to let a burst of events settle before a pass
+
+
+async def keep_portal(
+    name: str, stopped: kopf.DaemonStopped, memo: kopf.Memo, logger: Logger, **_: Any
+) -> None:
+    ctx: Context = memo["ctx"]
+    wake = ctx.wakeup(name)
+    while not stopped:
+        wake.clear()
+        writes = ctx.kube.writes
+        try:
+            body = await ctx.kube.get(Ref(c.KIND, name))
+            if body is None or body["metadata"].get("deletionTimestamp"):
+                return
+            outcome = await reconcile(ctx, body, logger)
+            delay = outcome.delay
+            # One line per pass; "0 writes" is what an idle resync must say.
+            logger.info(
+                "pass done for %s: %d writes, settled=%s, next look in %.0fs",
+                name,
+                ctx.kube.writes - writes,
+                outcome.settled,
+                delay,
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # noqa: BLE001 - keep the loop alive; the API may be back soon
+            logger.warning("reconcile failed, retrying: %s: %s", type(error).__name__, error)
+            delay = ctx.settings.retry_seconds
+        if delay > 0:
+            await _sleep(wake, stopped, delay)
+        await asyncio.sleep(_DEBOUNCE)
+
+
+async def _sleep(wake: asyncio.Event, stopped: kopf.DaemonStopped, delay: float) -> None:
+    waiter = asyncio.ensure_future(wake.wait())
+    stopper = asyncio.ensure_future(stopped.wait(delay))
+    try:
+        await asyncio.wait({waiter, stopper}, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (waiter, stopper):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+async def wake_on_change(name: str, memo: kopf.Memo, **_: Any) -> None:
+    """Any event of the Portal (spec, annotations such as rotate-keys) wakes its loop."""
+    ctx: Context = memo["ctx"]
+    ctx.wake(name)

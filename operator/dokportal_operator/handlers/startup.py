@@ -1,0 +1,47 @@
+"""Start-up: kopf's settings (one reason each) and the shared context in `memo`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+
+from dokportal_operator import constants as c
+from dokportal_operator.context import Context
+from dokportal_operator.kube import Kube
+from dokportal_operator.settings import get_settings
+
+
+async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    own = get_settings()
+    logging.getLogger().setLevel(own.log_level)
+    # Our names for kopf's bookkeeping, fixed for good (renaming makes kopf redo everything).
+    settings.persistence.finalizer = c.FINALIZER
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(
+        prefix=c.PROGRESS_PREFIX
+    )
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        key=c.DIFFBASE_ANNOTATION
+    )
+    # Our CRD is installed by the chart: no need to watch CRDs (and no right to list them).
+    settings.scanning.disabled = True
+    # One replica (the Deployment uses Recreate): no peering objects needed.
+    settings.peering.standalone = True
+    # Events on the Portal only for what an administrator should see.
+    settings.posting.level = logging.WARNING
+    # Reconnect watches regularly so a silently dropped connection cannot stall us for long.
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    settings.watching.connect_timeout = 10
+    # A stuck API call must not hang a handler forever.
+    settings.networking.request_timeout = 60
+    # Let a reconcile pass that is under way finish before a daemon is cancelled.
+    settings.background.cancellation_polling = 1
+    memo["ctx"] = Context(Kube.from_environment(), own)
+
+
+async def cleanup(memo: kopf.Memo, **_: Any) -> None:
+    ctx = memo.get("ctx")
+    if isinstance(ctx, Context):
+        await ctx.kube.close()

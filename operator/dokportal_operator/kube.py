@@ -1,0 +1,199 @@
+"""The only module that talks to the Kubernetes API (lightkube's async client).
+
+Objects travel as plain dicts (what helm renders, what the API returns), so nothing is lost
+to a model class that does not know a field. Writes of desired state go through server-side
+apply under the operator's own field manager.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from lightkube import ApiError as ApiError
+from lightkube import AsyncClient
+from lightkube.config.kubeconfig import KubeConfig
+from lightkube.generic_resource import create_global_resource, create_namespaced_resource
+from lightkube.types import CascadeType, PatchType
+
+from dokportal_operator import constants as c
+
+Obj = dict[str, Any]
+
+# kind → (group, version, plural, namespaced): every kind the operator reads or writes.
+KINDS: Mapping[str, tuple[str, str, str, bool]] = {
+    "Namespace": ("", "v1", "namespaces", False),
+    "PersistentVolume": ("", "v1", "persistentvolumes", False),
+    "ResourceQuota": ("", "v1", "resourcequotas", True),
+    "ServiceAccount": ("", "v1", "serviceaccounts", True),
+    "Secret": ("", "v1", "secrets", True),
+    "ConfigMap": ("", "v1", "configmaps", True),
+    "Service": ("", "v1", "services", True),
+    "PersistentVolumeClaim": ("", "v1", "persistentvolumeclaims", True),
+    "Deployment": ("apps", "v1", "deployments", True),
+    "Job": ("batch", "v1", "jobs", True),
+    "NetworkPolicy": ("networking.k8s.io", "v1", "networkpolicies", True),
+    "Ingress": ("networking.k8s.io", "v1", "ingresses", True),
+    "PodDisruptionBudget": ("policy", "v1", "poddisruptionbudgets", True),
+    c.KIND: (c.GROUP, c.VERSION, c.PLURAL, False),
+}
+
+# What the chart may render, i.e. what pruning looks at.
+WORKLOAD_KINDS = (
+    "ConfigMap",
+    "Service",
+    "ServiceAccount",
+    "Deployment",
+    "Job",
+    "NetworkPolicy",
+    "Ingress",
+    "PodDisruptionBudget",
+    "PersistentVolumeClaim",
+)
+
+_RESOURCES: dict[str, Any] = {}
+
+
+def _resource(kind: str) -> Any:
+    """lightkube's generic resource class for a kind (made once)."""
+    if kind not in _RESOURCES:
+        group, version, plural, namespaced = KINDS[kind]
+        factory = create_namespaced_resource if namespaced else create_global_resource
+        _RESOURCES[kind] = factory(group, version, kind, plural)
+    return _RESOURCES[kind]
+
+
+def _dict(obj: Any) -> Obj:
+    result: Obj = obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
+    return result
+
+
+@dataclass(frozen=True)
+class Ref:
+    """Which object: kind, name and (for namespaced kinds) namespace."""
+
+    kind: str
+    name: str
+    namespace: str | None = None
+
+    @classmethod
+    def of(cls, obj: Mapping[str, Any]) -> Ref:
+        meta = obj["metadata"]
+        return cls(obj["kind"], meta["name"], meta.get("namespace"))
+
+    def __str__(self) -> str:
+        where = f"{self.namespace}/" if self.namespace else ""
+        return f"{self.kind} {where}{self.name}"
+
+
+def status_code(error: ApiError) -> int:
+    return int(getattr(error.status, "code", 0) or error.response.status_code)
+
+
+class Kube:
+    """A thin async facade over lightkube: get, list, apply, create, patch, delete."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+        # Every request that changes something; a pass that finds nothing to do adds none.
+        self.writes = 0
+
+    @classmethod
+    def from_environment(cls) -> Kube:
+        """In a pod: the ServiceAccount; elsewhere: $KUBECONFIG or ~/.kube/config."""
+        return cls(AsyncClient(config=KubeConfig.from_env(), field_manager=c.FIELD_MANAGER))
+
+    async def close(self) -> None:
+        await self._client.close()
+
+    async def get(self, ref: Ref) -> Obj | None:
+        try:
+            found = await self._client.get(_resource(ref.kind), ref.name, namespace=ref.namespace)
+        except ApiError as error:
+            if status_code(error) == 404:
+                return None
+            raise
+        return _dict(found)
+
+    async def list(self, kind: str, namespace: str | None, labels: Mapping[str, str]) -> list[Obj]:
+        group, version, _, _ = KINDS[kind]
+        api_version = f"{group}/{version}" if group else version
+        items = self._client.list(_resource(kind), namespace=namespace, labels=dict(labels))
+        # List items come without kind and apiVersion.
+        return [{**_dict(item), "kind": kind, "apiVersion": api_version} async for item in items]
+
+    async def apply(self, obj: Obj) -> Obj:
+        """Server-side apply; `force` takes back fields someone else changed (drift)."""
+        ref = Ref.of(obj)
+        self.writes += 1
+        applied = await self._client.patch(
+            _resource(ref.kind),
+            ref.name,
+            obj,
+            namespace=ref.namespace,
+            patch_type=PatchType.APPLY,
+            field_manager=c.FIELD_MANAGER,
+            force=True,
+        )
+        return _dict(applied)
+
+    async def create(self, obj: Obj) -> Obj | None:
+        """Create; None when it already exists (someone — maybe us before a restart — won)."""
+        ref = Ref.of(obj)
+        try:
+            self.writes += 1
+            created = await self._client.create(
+                _resource(ref.kind)(obj), field_manager=c.FIELD_MANAGER
+            )
+        except ApiError as error:
+            if status_code(error) == 409:
+                return None
+            raise
+        return _dict(created)
+
+    async def replace(self, obj: Obj) -> Obj:
+        """Replace with the object's resourceVersion: fails (409) if it changed meanwhile."""
+        self.writes += 1
+        replaced = await self._client.replace(
+            _resource(obj["kind"])(obj), field_manager=c.FIELD_MANAGER
+        )
+        return _dict(replaced)
+
+    async def merge_patch(self, ref: Ref, patch: Obj) -> Obj:
+        self.writes += 1
+        patched = await self._client.patch(
+            _resource(ref.kind),
+            ref.name,
+            patch,
+            namespace=ref.namespace,
+            patch_type=PatchType.MERGE,
+            field_manager=c.FIELD_MANAGER,
+        )
+        return _dict(patched)
+
+    async def delete(self, ref: Ref) -> bool:
+        """Delete in the background (dependents follow); False if it was already gone."""
+        try:
+            self.writes += 1
+            await self._client.delete(
+                _resource(ref.kind),
+                ref.name,
+                namespace=ref.namespace,
+                cascade=CascadeType.BACKGROUND,
+            )
+        except ApiError as error:
+            if status_code(error) == 404:
+                return False
+            raise
+        return True
+
+    async def patch_portal_status(self, name: str, status: Obj) -> None:
+        self.writes += 1
+        await self._client.patch(
+            _resource(c.KIND).Status,
+            name,
+            {"status": status},
+            patch_type=PatchType.MERGE,
+            field_manager=c.FIELD_MANAGER,
+        )

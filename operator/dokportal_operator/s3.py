@@ -1,0 +1,178 @@
+"""The tenant's S3 bucket: create it if missing, prove the credentials can write and read it,
+empty and remove it on deletion. boto3 is synchronous, so every call runs in a thread.
+
+Problems come back as `StorageProblem` with a precise reason for StorageReady; messages name
+the endpoint and bucket, never a key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+PROBE_KEY = ".dokportal-probe"
+
+
+@dataclass(frozen=True)
+class S3Target:
+    endpoint: str
+    region: str
+    bucket: str
+    path_style: bool
+    access_key: str = field(repr=False)
+    secret_key: str = field(repr=False)
+
+
+class StorageProblem(Exception):
+    """Why the bucket is not usable. `human`: only a person can fix it (Stalled)."""
+
+    def __init__(self, reason: str, message: str, *, human: bool) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.human = human
+
+
+# S3 error codes → (StorageReady reason, what to tell county IT, needs a human).
+_CODES: dict[str, tuple[str, str, bool]] = {
+    "InvalidAccessKeyId": ("InvalidAccessKey", "the S3 server does not know this access key", True),
+    "SignatureDoesNotMatch": (
+        "InvalidSecretKey",
+        "the S3 server rejected the secret key (signature does not match)",
+        True,
+    ),
+    "AccessDenied": ("AccessDenied", "the credentials are valid but may not use this bucket", True),
+    "AllAccessDisabled": ("AccessDenied", "access to this bucket is disabled", True),
+    "InvalidBucketName": ("InvalidBucketName", "the S3 server rejects this bucket name", True),
+    "BucketAlreadyExists": (
+        "BucketTakenByOther",
+        "the bucket name belongs to someone else; choose another storage.s3.bucket",
+        True,
+    ),
+}
+
+
+def _client(target: S3Target) -> S3Client:
+    client: S3Client = boto3.session.Session().client(
+        "s3",
+        endpoint_url=target.endpoint,
+        aws_access_key_id=target.access_key,
+        aws_secret_access_key=target.secret_key,
+        region_name=target.region,
+        config=Config(
+            s3={"addressing_style": "path" if target.path_style else "virtual"},
+            connect_timeout=3,
+            read_timeout=15,
+            retries={"mode": "standard", "total_max_attempts": 2},
+        ),
+    )
+    return client
+
+
+def _problem(error: Exception, target: S3Target, action: str) -> StorageProblem:
+    where = f"{target.endpoint} bucket {target.bucket}"
+    if isinstance(error, EndpointConnectionError | ConnectTimeoutError | ReadTimeoutError):
+        return StorageProblem(
+            "EndpointUnreachable", f"cannot reach the S3 endpoint {target.endpoint}", human=False
+        )
+    if isinstance(error, ClientError):
+        code = str(error.response.get("Error", {}).get("Code", ""))
+        if code in _CODES:
+            reason, text, human = _CODES[code]
+            return StorageProblem(reason, f"{text} ({where})", human=human)
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        if status == 403:
+            return StorageProblem(
+                "AccessDenied", f"access denied while {action} ({where})", human=True
+            )
+        return StorageProblem(
+            "S3Error", f"S3 error {code or status} while {action} ({where})", human=False
+        )
+    return StorageProblem(
+        "S3Error", f"S3 failure while {action} ({where}): {type(error).__name__}", human=False
+    )
+
+
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def _ensure(target: S3Target) -> str:
+    client = _client(target)
+    created = False
+    action = "looking at the bucket"
+    try:
+        try:
+            client.list_objects_v2(Bucket=target.bucket, MaxKeys=1)
+        except ClientError as error:
+            if _code(error) != "NoSuchBucket":
+                raise
+            action = "creating the bucket"
+            options: dict[str, Any] = {}
+            if target.region and target.region != "us-east-1":
+                options["CreateBucketConfiguration"] = {"LocationConstraint": target.region}
+            try:
+                client.create_bucket(Bucket=target.bucket, **options)
+                created = True
+            except ClientError as create_error:
+                if _code(create_error) != "BucketAlreadyOwnedByYou":
+                    raise
+        action = "writing a probe object"
+        client.put_object(Bucket=target.bucket, Key=PROBE_KEY, Body=b"dokportal")
+        action = "reading the probe object"
+        body = client.get_object(Bucket=target.bucket, Key=PROBE_KEY)["Body"].read()
+        if body != b"dokportal":
+            raise StorageProblem(
+                "ProbeMismatch",
+                f"the probe object read back differently ({target.bucket})",
+                human=True,
+            )
+        action = "removing the probe object"
+        client.delete_object(Bucket=target.bucket, Key=PROBE_KEY)
+    except (BotoCoreError, ClientError) as error:
+        raise _problem(error, target, action) from None
+    return "created" if created else "exists"
+
+
+def _delete(target: S3Target) -> bool:
+    client = _client(target)
+    try:
+        try:
+            client.list_objects_v2(Bucket=target.bucket, MaxKeys=1)
+        except ClientError as error:
+            if _code(error) == "NoSuchBucket":
+                return False
+            raise
+        paginator = client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=target.bucket):
+            keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+            if keys:
+                client.delete_objects(Bucket=target.bucket, Delete={"Objects": keys, "Quiet": True})  # type: ignore[typeddict-item]
+        client.delete_bucket(Bucket=target.bucket)
+    except (BotoCoreError, ClientError) as error:
+        raise _problem(error, target, "emptying and removing the bucket") from None
+    return True
+
+
+async def ensure_bucket(target: S3Target) -> str:
+    """Create the bucket if missing and prove read and write; "created" or "exists"."""
+    return await asyncio.to_thread(_ensure, target)
+
+
+async def delete_bucket(target: S3Target) -> bool:
+    """Empty and remove the bucket; False if there was none."""
+    return await asyncio.to_thread(_delete, target)

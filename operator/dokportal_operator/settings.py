@@ -1,0 +1,45 @@
+"""The operator's configuration: ``DOKPORTAL_OPERATOR_*`` environment variables."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_IMAGE_CHART = Path("/opt/dokportal/charts/portal")
+_SOURCE_CHART = Path(__file__).resolve().parents[2] / "charts" / "portal"
+
+
+def _default_chart() -> Path:
+    # In the image the chart sits at a fixed place; in a checkout, next to the code.
+    return _IMAGE_CHART if _IMAGE_CHART.is_dir() else _SOURCE_CHART
+
+
+class OperatorSettings(BaseSettings):
+    """Everything configurable about the operator process."""
+
+    model_config = SettingsConfigDict(env_prefix="DOKPORTAL_OPERATOR_", extra="ignore")
+
+    # Where the operator runs: credential Secrets without a namespace and retained keyrings.
+    namespace: str = Field("dokportal", min_length=1, max_length=63)
+    helm: str = "helm"
+    chart: Path = Field(default_factory=_default_chart)
+    # `helm template --kube-version`; empty: helm's own default (fine for our chart).
+    kube_version: str = ""
+    # Every Portal is looked at this often even when nothing changed (drift, due rotations).
+    resync_seconds: float = Field(300.0, ge=1.0)
+    # A successful bucket check is trusted this long; credentials changes re-check at once.
+    storage_recheck_seconds: float = Field(600.0, ge=0.0)
+    # While waiting for something (a rollout, a Job), look again this often at most.
+    retry_seconds: float = Field(5.0, ge=0.1)
+    # Liveness endpoint for the Deployment's probe; empty disables it.
+    liveness: str = "http://0.0.0.0:8080/healthz"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+@functools.cache
+def get_settings() -> OperatorSettings:
+    return OperatorSettings()

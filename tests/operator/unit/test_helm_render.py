@@ -1,0 +1,66 @@
+"""The operator's chart values through the real `helm template` (no cluster needed)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from dokportal_operator import constants as c
+from dokportal_operator import helm, render
+from tests.operator.unit.helpers import spec
+from tests.support.cluster import K8S_VERSION, default_bin_dir
+from tests.support.operator import PORTAL_CHART
+from tests.support.services import unavailable
+
+
+def _render(rewrap: bool) -> list[dict[str, object]]:
+    binary = default_bin_dir() / "helm"
+    if not binary.exists():
+        unavailable("helm", "run hack/build-control-plane.sh")
+    portal = spec()
+    values = render.chart_values(
+        portal, render.WorkloadFacts("bucket-x", "k-20261125-abcdef", rewrap)
+    )
+    objects = asyncio.run(
+        helm.template(str(binary), PORTAL_CHART, portal.namespace, values, K8S_VERSION)
+    )
+    return render.workload(portal, objects)
+
+
+def test_rendered_workload() -> None:
+    objects = _render(rewrap=False)
+    names = sorted(f"{o['kind']}/{o['metadata']['name']}" for o in objects)  # type: ignore[index]
+    assert [n for n in names if not n.startswith("Job/")] == [
+        "ConfigMap/portal-config",
+        "Deployment/portal",
+        "Ingress/portal",
+        "NetworkPolicy/portal",
+        "PodDisruptionBudget/portal",
+        "Service/portal",
+    ]
+    jobs = [o for o in objects if render.is_job(o, c.MIGRATE_COMPONENT)]
+    assert len(jobs) == 1
+    for obj in objects:
+        assert obj["metadata"]["namespace"] == "portal-viernheim"  # type: ignore[index]
+        assert obj["metadata"]["labels"][c.PART_LABEL] == c.PART_WORKLOAD  # type: ignore[index]
+
+
+def test_rewrap_job_only_during_rotation() -> None:
+    assert not [o for o in _render(rewrap=False) if render.is_job(o, c.REWRAP_COMPONENT)]
+    jobs = [o for o in _render(rewrap=True) if render.is_job(o, c.REWRAP_COMPONENT)]
+    assert [j["metadata"]["name"] for j in jobs] == ["portal-rewrap-k-20261125-abcdef"]  # type: ignore[index]
+
+
+def test_render_failure_is_a_clear_stalled_reason() -> None:
+    binary = default_bin_dir() / "helm"
+    if not binary.exists():
+        unavailable("helm", "run hack/build-control-plane.sh")
+    portal = spec(spec__database={"sqlite": {}})  # two replicas with SQLite: the chart refuses
+    values = render.chart_values(portal, render.WorkloadFacts("b", "k", rewrap=False))
+    from dokportal_operator.errors import NeedsHuman
+
+    with pytest.raises(NeedsHuman) as error:
+        asyncio.run(helm.template(str(binary), PORTAL_CHART, portal.namespace, values, None))
+    assert error.value.reason == "RenderFailed"
+    assert "allows only one replica" in error.value.message

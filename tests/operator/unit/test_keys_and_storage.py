@@ -1,0 +1,103 @@
+"""Rotation by interval and the S3 error reasons, without a cluster (a fake API)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from dokportal_operator import constants as c
+from dokportal_operator import s3
+from dokportal_operator.context import Context
+from dokportal_operator.kube import Obj, Ref
+from dokportal_operator.resources import keys
+from dokportal_operator.settings import OperatorSettings
+from tests.operator.unit.helpers import spec
+
+
+class FakeKube:
+    """Just enough of `Kube` for the keys step: objects in a dict, resourceVersions counted."""
+
+    def __init__(self) -> None:
+        self.objects: dict[Ref, Obj] = {}
+        self.writes = 0
+
+    async def get(self, ref: Ref) -> Obj | None:
+        found = self.objects.get(ref)
+        return json.loads(json.dumps(found)) if found else None
+
+    async def create(self, obj: Obj) -> Obj | None:
+        ref = Ref.of(obj)
+        if ref in self.objects:
+            return None
+        self.writes += 1
+        self.objects[ref] = {**obj, "metadata": {**obj["metadata"], "resourceVersion": "1"}}
+        return await self.get(ref)
+
+    async def replace(self, obj: Obj) -> Obj:
+        ref = Ref.of(obj)
+        assert (
+            obj["metadata"]["resourceVersion"] == self.objects[ref]["metadata"]["resourceVersion"]
+        )
+        self.writes += 1
+        version = str(int(obj["metadata"]["resourceVersion"]) + 1)
+        self.objects[ref] = {**obj, "metadata": {**obj["metadata"], "resourceVersion": version}}
+        copied: Obj = json.loads(json.dumps(self.objects[ref]))
+        return copied
+
+
+def _context(kube: FakeKube) -> Context:
+    return Context(kube=kube, settings=OperatorSettings())  # type: ignore[arg-type]
+
+
+def _ids(kube: FakeKube, namespace: str) -> tuple[str, set[str]]:
+    secret = kube.objects[Ref("Secret", c.KEYRING_SECRET, namespace)]
+    ring: dict[str, Any] = json.loads(base64.b64decode(secret["data"][c.KEYRING_KEY]))
+    return ring["primary"], set(ring["keys"])
+
+
+def test_rotation_happens_when_the_interval_has_passed() -> None:
+    kube = FakeKube()
+    ctx = _context(kube)
+    portal = spec()  # rotationIntervalDays: 90
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    first = asyncio.run(keys.ensure(ctx, portal, start))
+    assert first.retiring == () and first.next_rotation(90) == start + timedelta(days=90)
+    writes = kube.writes
+    same = asyncio.run(keys.ensure(ctx, portal, start + timedelta(days=89)))
+    assert same.primary == first.primary and kube.writes == writes  # not due: nothing written
+    due = asyncio.run(keys.ensure(ctx, portal, start + timedelta(days=90)))
+    assert due.primary != first.primary
+    assert due.retiring == (first.primary,)
+    assert _ids(kube, portal.namespace) == (due.primary, {first.primary, due.primary})
+    # A second rotation waits until the first one's old key is retired.
+    later = asyncio.run(keys.ensure(ctx, portal, start + timedelta(days=200)))
+    assert later.primary == due.primary
+    asyncio.run(keys.retire(ctx, portal))
+    assert _ids(kube, portal.namespace) == (due.primary, {due.primary})
+
+
+def test_rotation_request_is_handled_once() -> None:
+    kube = FakeKube()
+    ctx = _context(kube)
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    first = asyncio.run(keys.ensure(ctx, spec(), now))
+    requested = spec(metadata__annotations={c.ROTATE_ANNOTATION: "please"})
+    rotated = asyncio.run(keys.ensure(ctx, requested, now))
+    assert rotated.primary != first.primary
+    asyncio.run(keys.retire(ctx, requested))
+    again = asyncio.run(keys.ensure(ctx, requested, now))
+    assert again.primary == rotated.primary and again.retiring == ()
+
+
+def test_unreachable_endpoint_is_its_own_reason() -> None:
+    target = s3.S3Target("http://127.0.0.1:9", "us-east-1", "bucket", True, "AK", "SK")
+    with pytest.raises(s3.StorageProblem) as problem:
+        asyncio.run(s3.ensure_bucket(target))
+    assert problem.value.reason == "EndpointUnreachable"
+    assert not problem.value.human
+    assert "SK" not in problem.value.message

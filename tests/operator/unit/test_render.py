@@ -1,0 +1,116 @@
+"""Pure manifest building: Portal spec → namespace objects, Secrets, claim, chart values."""
+
+from __future__ import annotations
+
+import base64
+
+from dokportal_operator import constants as c
+from dokportal_operator import render
+from tests.operator.unit.helpers import spec
+
+
+def test_every_object_is_labelled_owned_and_placed() -> None:
+    portal = spec()
+    for obj in render.namespace_objects(portal):
+        meta = obj["metadata"]
+        assert meta["labels"][c.MANAGED_BY_LABEL] == "dokportal-operator"
+        assert meta["labels"][c.PORTAL_LABEL] == "viernheim"
+        assert meta["ownerReferences"] == [
+            {
+                "apiVersion": "dokportal.dev/v1alpha1",
+                "kind": "Portal",
+                "name": "viernheim",
+                "uid": portal.uid,
+                "controller": True,
+                "blockOwnerDeletion": True,
+            }
+        ]
+        if obj["kind"] == "Namespace":
+            assert "namespace" not in meta
+        else:
+            assert meta["namespace"] == "portal-viernheim"
+
+
+def test_namespace_is_restricted_and_denies_by_default() -> None:
+    objects = {obj["kind"]: obj for obj in render.namespace_objects(spec())}
+    labels = objects["Namespace"]["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+    assert objects["NetworkPolicy"]["spec"] == {
+        "podSelector": {},
+        "policyTypes": ["Ingress", "Egress"],
+    }
+    assert objects["ServiceAccount"]["automountServiceAccountToken"] is False
+    assert objects["ResourceQuota"]["spec"]["hard"]["pods"] == "8"  # 2 replicas: 2*2 + 4
+
+
+def test_bucket_name_is_stable_and_unique_per_portal() -> None:
+    assert render.bucket_name(spec()) == "dokportal-viernheim-0f1e2d3c"
+    assert render.bucket_name(spec(metadata__uid="99999999-0000")) == "dokportal-viernheim-99999999"
+    assert render.bucket_name(spec(spec__storage__s3__bucket="jc-vh")) == "jc-vh"
+    volume = spec(spec__storage={"volume": {"size": "5Gi"}})
+    assert render.bucket_name(volume) is None
+
+
+def test_chart_values_follow_the_spec() -> None:
+    facts = render.WorkloadFacts("dokportal-viernheim-0f1e2d3c", "k-20261125-aaaaaa", rewrap=False)
+    values = render.chart_values(spec(), facts)
+    assert values["image"] == {
+        "repository": "registry.example.org/dokportal/portal",
+        "tag": "1.2.3",
+        "pullPolicy": "IfNotPresent",
+    }
+    assert values["tenant"]["languages"] == ["de", "en", "ar"]
+    assert values["tenant"]["slug"] == "viernheim"
+    assert values["storage"]["s3"]["existingSecret"] == c.S3_SECRET
+    assert values["storage"]["s3"]["bucket"] == "dokportal-viernheim-0f1e2d3c"
+    assert values["database"] == {
+        "kind": "postgresql",
+        "existingSecret": "portal-database",
+        "urlKey": "url",
+    }
+    assert values["keyring"] == {
+        "existingSecret": "portal-keyring",
+        "primaryKeyId": "k-20261125-aaaaaa",
+    }
+    assert values["networkPolicy"]["egressPorts"] == [443, 5432, 8333]
+    assert values["persistence"]["existingClaim"] == ""
+    assert values["serviceAccount"] == {"create": False, "name": "portal"}
+
+
+def test_image_without_tag() -> None:
+    values = render.chart_values(
+        spec(spec__app__image="registry:5000/portal"),
+        render.WorkloadFacts(None, "k", rewrap=False),
+    )
+    assert values["image"]["repository"] == "registry:5000/portal"
+    assert values["image"]["tag"] == "latest"
+
+
+def test_sqlite_on_s3_gets_a_claim_of_its_own_size() -> None:
+    portal = spec(spec__database={"sqlite": {"size": "2Gi"}}, spec__app__replicas=1)
+    claim = render.claim(portal)
+    assert claim is not None
+    assert claim["spec"]["resources"]["requests"]["storage"] == "2Gi"
+    values = render.chart_values(portal, render.WorkloadFacts("b", "k", rewrap=False))
+    assert values["persistence"]["existingClaim"] == c.DATA_CLAIM
+    assert render.claim(spec()) is None  # s3 + postgresql: nothing on a volume
+
+
+def test_secret_values_are_encoded() -> None:
+    body = render.secret(spec(), "portal-s3", {"access-key": "AK", "secret-key": "SK"}, "storage")
+    assert body["data"] == {"access-key": "QUs=", "secret-key": "U0s="}
+    assert base64.b64decode(body["data"]["secret-key"]) == b"SK"
+
+
+def test_retained_keyring_has_no_owner() -> None:
+    body = render.retained_keyring(spec(), "dokportal", '{"primary":"k"}', {"bucket": "b"})
+    assert body["metadata"]["namespace"] == "dokportal"
+    assert "ownerReferences" not in body["metadata"]
+    assert body["metadata"]["annotations"] == {"dokportal.dev/bucket": "b"}
+    assert body["metadata"]["labels"][c.RETAINED_FROM_LABEL] == "viernheim"
+
+
+def test_fingerprint_ignores_key_order() -> None:
+    assert render.fingerprint({"a": 1, "b": {"c": 2}}) == render.fingerprint(
+        {"b": {"c": 2}, "a": 1}
+    )

@@ -1,0 +1,88 @@
+"""`make cluster`: the test control plane, SeaweedFS and the operator, for trying things by
+hand. Prints what to export, then runs until Ctrl+C and removes everything."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from types import FrameType
+
+import yaml
+
+from tests.support.cluster import OPERATOR_NAMESPACE, REPO, run_cluster
+from tests.support.operator import OperatorProcess, install
+from tests.support.seaweed import run_seaweed
+
+EXAMPLE_ENDPOINT = "https://s3.kreis-bergstrasse.de"
+EXAMPLES = REPO / "examples"
+
+
+def _database_secrets() -> list[str]:
+    names = []
+    for path in sorted(EXAMPLES.glob("portal-*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            postgresql = (((doc or {}).get("spec") or {}).get("database") or {}).get("postgresql")
+            if postgresql:
+                names.append(postgresql["connectionSecret"]["name"])
+    return names
+
+
+def serve_manual_cluster() -> None:
+    stopping = threading.Event()
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    print("starting SeaweedFS and the control plane ...", flush=True)
+    with run_seaweed() as s3, run_cluster() as cluster:
+        install(cluster)
+        secrets = [
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": "s3-credentials", "namespace": OPERATOR_NAMESPACE},
+                "stringData": {"access-key": s3.access_key, "secret-key": s3.secret_key},
+            },
+        ]
+        # One database per tenant, as the examples want (pods are simulated: never connected).
+        for name in _database_secrets():
+            secrets.append(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Secret",
+                    "metadata": {"name": name, "namespace": OPERATOR_NAMESPACE},
+                    "stringData": {"url": f"postgresql://portal:secret@postgres:5432/{name}"},
+                }
+            )
+        cluster.kubectl("apply", "-f", "-", input_text=yaml.safe_dump_all(secrets))
+        operator = OperatorProcess(cluster, cluster.directory / "operator.log", resync_seconds=60)
+        operator.start()
+        print(
+            f"""
+The control plane runs (Kubernetes {cluster.server}); the operator runs with its chart's RBAC.
+
+  export KUBECONFIG={cluster.admin_kubeconfig}
+  export PATH={cluster.bin_dir}:$PATH
+
+SeaweedFS S3 is at {s3.endpoint_url}; Secret {OPERATOR_NAMESPACE}/s3-credentials holds its keys
+(and one <name>-database Secret per example with a PostgreSQL URL). The examples name the
+county's S3 endpoint; point them here:
+
+  sed 's#{EXAMPLE_ENDPOINT}#{s3.endpoint_url}#' examples/portal-*.yaml | kubectl apply -f -
+  kubectl get portals -o wide
+
+Pods are simulated by kwok (nothing really runs). Volumes never bind here (no provisioner), so
+Portals with SQLite or storage.volume (Bürstadt, Mörlenbach) stay Reconciling.
+Operator log: {operator.log_path}
+Ctrl+C stops everything and removes it.
+""",
+            flush=True,
+        )
+        while not stopping.wait(1.0):
+            if operator.process is not None and operator.process.poll() is not None:
+                print("the operator exited; see its log", flush=True)
+                break
+        operator.stop()
+    print("stopped; nothing left behind", flush=True)

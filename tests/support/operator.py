@@ -1,0 +1,114 @@
+"""The operator under test: installed from its chart (CRD and RBAC), run as a process with the
+token identity of the chart's ServiceAccount — never as admin — so missing RBAC fails."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from tests.support.cluster import (
+    K8S_VERSION,
+    OPERATOR_ACCOUNT,
+    OPERATOR_NAMESPACE,
+    REPO,
+    Cluster,
+    spawn,
+    stop,
+)
+
+OPERATOR_CHART = REPO / "charts" / "dokportal-operator"
+PORTAL_CHART = REPO / "charts" / "portal"
+CRDS = REPO / "crds"
+
+
+def install(cluster: Cluster) -> None:
+    """The CRD (as `kubectl apply --server-side -f crds/`) and the chart's RBAC objects."""
+    cluster.kubectl("apply", "--server-side", "-f", str(CRDS))
+    cluster.kubectl(
+        "wait", "--for=condition=Established", "crd/portals.dokportal.dev", "--timeout=30s"
+    )
+    cluster.kubectl("create", "namespace", OPERATOR_NAMESPACE, check=False)
+    rendered = cluster.helm(
+        "template",
+        OPERATOR_ACCOUNT,
+        str(OPERATOR_CHART),
+        "--namespace",
+        OPERATOR_NAMESPACE,
+        "--kube-version",
+        K8S_VERSION,
+    )
+    # Everything but the operator's own Deployment: the operator runs here as a process.
+    documents = [
+        doc
+        for doc in yaml.safe_load_all(rendered)
+        if isinstance(doc, dict) and doc.get("kind") != "Deployment"
+    ]
+    cluster.kubectl("apply", "--server-side", "-f", "-", input_text=yaml.safe_dump_all(documents))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class OperatorProcess:
+    """`dokportal-operator` as a child process; `restart()` kills it hard and starts anew."""
+
+    cluster: Cluster
+    log_path: Path
+    resync_seconds: float = 30.0
+    process: subprocess.Popen[bytes] | None = None
+
+    def env(self) -> dict[str, str]:
+        helm_home = self.cluster.directory / "operator-helm"
+        return {
+            **os.environ,
+            "KUBECONFIG": str(self.cluster.operator_kubeconfig),
+            "DOKPORTAL_OPERATOR_NAMESPACE": OPERATOR_NAMESPACE,
+            "DOKPORTAL_OPERATOR_HELM": str(self.cluster.bin_dir / "helm"),
+            "DOKPORTAL_OPERATOR_CHART": str(PORTAL_CHART),
+            "DOKPORTAL_OPERATOR_KUBE_VERSION": K8S_VERSION,
+            "DOKPORTAL_OPERATOR_RESYNC_SECONDS": str(self.resync_seconds),
+            "DOKPORTAL_OPERATOR_RETRY_SECONDS": "1",
+            "DOKPORTAL_OPERATOR_LIVENESS": f"http://127.0.0.1:{_free_port()}/healthz",
+            "DOKPORTAL_OPERATOR_LOG_LEVEL": "INFO",
+            "HELM_CACHE_HOME": str(helm_home / "cache"),
+            "HELM_CONFIG_HOME": str(helm_home / "config"),
+            "HELM_DATA_HOME": str(helm_home / "data"),
+        }
+
+    def start(self) -> None:
+        assert self.process is None or self.process.poll() is not None
+        with self.log_path.open("a") as log:
+            log.write(f"\n===== operator start {time.strftime('%H:%M:%S')} =====\n")
+        self.process = spawn(
+            [sys.executable, "-m", "dokportal_operator"], self.log_path, self.env()
+        )
+
+    def kill(self) -> None:
+        """SIGKILL: no graceful shutdown, as when a node dies mid-way."""
+        if self.process is not None:
+            stop(self.process, grace=0)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop(self.process, grace=10)
+
+    def restart(self) -> None:
+        self.kill()
+        self.start()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def log_tail(self, lines: int = 60) -> str:
+        return "\n".join(self.log().splitlines()[-lines:])
