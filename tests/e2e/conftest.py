@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
+from tests.e2e.text import t
 from tests.support import documents
 from tests.support.appliance import Appliance, clean_env, cli, running_appliance
 from tests.support.services import unavailable
@@ -155,3 +156,24 @@ def screenshot(page: Page, folder: str, name: str) -> None:
     target = SCREENSHOTS / folder
     target.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(target / f"{name}.png"), full_page=True)
+
+
+def fill_activation(page: Page, lang: str, person: Customer) -> None:
+    """Open the activation page and fill in what the letter says and a new password."""
+    page.goto("/activate")
+    expect(page.get_by_role("heading", level=1)).to_have_text(t(lang, "Activate access"))
+    page.get_by_label(t(lang, "Customer number")).fill(person.number)
+    page.get_by_label(t(lang, "Activation code")).fill(person.code)
+    page.get_by_label(t(lang, "New password")).fill(PASSWORD)
+    page.get_by_label(t(lang, "Repeat the password")).fill(PASSWORD)
+
+
+def signed_in(page: Page, lang: str, portal: Portal) -> Customer:
+    """A new customer, activated through the page, now on the start page."""
+    person = portal.customer()
+    fill_activation(page, lang, person)
+    page.get_by_role("button", name=t(lang, "Activate"), exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        t(lang, "Hello, %(name)s", name=person.name)
+    )
+    return person

@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Browser, FilePayload, Page, expect
+from playwright.sync_api import Browser, FilePayload, expect
 
-from tests.e2e.conftest import PASSWORD, Console, Customer, Portal, new_context, screenshot
+from tests.e2e.conftest import Console, Portal, fill_activation, new_context, screenshot
 from tests.e2e.text import t
 from tests.support import documents
 
@@ -53,7 +53,7 @@ def test_customer_journey(browser: Browser, portal: Portal, lang: str, device: s
         if shoot:
             screenshot(page, f"{lang}-{device}", name)
 
-    activate(page, lang, person)
+    fill_activation(page, lang, person)
     step("01-activate")
     page.get_by_role("button", name=t(lang, "Activate"), exact=True).click()
 
@@ -120,12 +120,3 @@ def test_customer_journey(browser: Browser, portal: Portal, lang: str, device: s
     expect(page).to_have_url(re.compile(r"/signin"))
     assert console.errors == []
     context.close()
-
-
-def activate(page: Page, lang: str, person: Customer) -> None:
-    page.goto("/activate")
-    expect(page.get_by_role("heading", level=1)).to_have_text(t(lang, "Activate access"))
-    page.get_by_label(t(lang, "Customer number")).fill(person.number)
-    page.get_by_label(t(lang, "Activation code")).fill(person.code)
-    page.get_by_label(t(lang, "New password")).fill(PASSWORD)
-    page.get_by_label(t(lang, "Repeat the password")).fill(PASSWORD)
