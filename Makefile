@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP) ## Create .venv and install Dokportal with its development tools
 
 .PHONY: system-deps
-system-deps: ## Install what the tests need from Debian (PostgreSQL server, DejaVu fonts)
+system-deps: ## Install what the tests need from Debian (PostgreSQL server, DejaVu fonts, Chromium)
 	@bash hack/system-deps.sh
 
 .PHONY: run
@@ -44,6 +44,14 @@ fmt: install ## Format and auto-fix the code
 .PHONY: test
 test: install system-deps lint ## Everything: lint, then all tests against real services
 	$(BIN)/python -m pytest
+
+.PHONY: e2e
+e2e: install system-deps ## Only the browser tests (headless Chromium); screenshots in tests/e2e/screenshots/
+	$(BIN)/python -m pytest tests/e2e
+
+.PHONY: screenshots
+screenshots: e2e ## Refresh the README's phone screenshots in docs/screenshots/ from a browser run
+	$(BIN)/python hack/readme-screenshots.py
 
 .PHONY: clean
 clean: ## Remove caches (keeps ./var with your demo data)

@@ -151,11 +151,11 @@ class Console:
             self.errors.append(text)
 
 
-def screenshot(page: Page, folder: str, name: str) -> None:
+def screenshot(page: Page, folder: str, name: str, *, full_page: bool = True) -> None:
     """Write a screenshot for people to look at (tests/e2e/screenshots/, not committed)."""
     target = SCREENSHOTS / folder
     target.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(target / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(target / f"{name}.png"), full_page=full_page)
 
 
 def fill_activation(page: Page, lang: str, person: Customer) -> None:

@@ -42,6 +42,12 @@ def pdf_pages(content: bytes) -> list[bytes]:
     return [page.images[0].data for page in reader.pages]
 
 
+def show_scan(page: Page, lang: str) -> None:
+    """A screen with the scan section at the top, for the README."""
+    page.locator("#scan").evaluate("section => section.scrollIntoView()")
+    screenshot(page, f"{lang}-phone", "04-scan-pages", full_page=False)
+
+
 def reference_of(page: Page) -> str:
     match = re.search(r"/documents/([A-Z]+-\d{4}-\d{6})", page.url)
     assert match, page.url
@@ -77,7 +83,7 @@ def test_scan_widget_adds_reorders_removes_and_sends_one_pdf(
         expect(thumb).to_be_visible()
         assert thumb.evaluate("img => img.naturalWidth") > 0
     if lang == "de":
-        screenshot(page, f"{lang}-phone", "04-scan-pages")
+        show_scan(page, lang)
 
     page_3 = t(lang, "Page %(page)s", page=3)
     items.nth(2).get_by_role("button", name=f"{t(lang, 'Move up')}: {page_3}").click()
@@ -92,7 +98,7 @@ def test_scan_widget_adds_reorders_removes_and_sends_one_pdf(
     expect(status).to_contain_text(t(lang, "Page %(page)s removed.", page=1))
     expect(items.nth(0).get_by_role("button", name=re.compile(t(lang, "Move up")))).to_be_disabled()
     if lang == "ar":
-        screenshot(page, f"{lang}-phone", "04-scan-pages")
+        show_scan(page, lang)
 
     page.get_by_role("button", name=t(lang, "Send"), exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_have_text(t(lang, "Receipt"))
