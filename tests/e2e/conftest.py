@@ -138,6 +138,17 @@ def new_context(
     return context
 
 
+def intercept_file_choosers(page: Page) -> None:
+    """Let Playwright catch file dialogs from now on, not only from expect_file_chooser().
+
+    Playwright switches interception on with a message it does not wait for; registered
+    only inside ``expect_file_chooser`` it can lose the race against a fast click under
+    load, and headless Chromium then opens a dialog nobody sees. A listener registered
+    before the first navigation is in force by the time the page exists.
+    """
+    page.on("filechooser", lambda _chooser: None)
+
+
 class Console:
     """Collects errors the page reports (script errors, CSP violations, failed loads)."""
 

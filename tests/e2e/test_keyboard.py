@@ -7,7 +7,14 @@ import pytest
 from playwright.sync_api import Browser, FilePayload, Page, expect
 
 from tests.e2e.checks import focus_problem
-from tests.e2e.conftest import PASSWORD, Console, Portal, new_context, signed_in
+from tests.e2e.conftest import (
+    PASSWORD,
+    Console,
+    Portal,
+    intercept_file_choosers,
+    new_context,
+    signed_in,
+)
 from tests.e2e.text import t
 from tests.support import documents
 
@@ -49,6 +56,7 @@ def test_whole_journey_by_keyboard(browser: Browser, portal: Portal, lang: str) 
     context = new_context(browser, portal, "desktop", lang)
     page = context.new_page()
     console = Console(page)
+    intercept_file_choosers(page)
     page.goto("/activate")
 
     tab_to(page, "a.skip")

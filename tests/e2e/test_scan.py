@@ -11,7 +11,14 @@ from PIL import Image
 from playwright.sync_api import Browser, FilePayload, Page, expect
 from pypdf import PdfReader
 
-from tests.e2e.conftest import Console, Portal, new_context, screenshot, signed_in
+from tests.e2e.conftest import (
+    Console,
+    Portal,
+    intercept_file_choosers,
+    new_context,
+    screenshot,
+    signed_in,
+)
 from tests.e2e.text import t
 from tests.support import documents
 
@@ -61,6 +68,7 @@ def test_scan_widget_adds_reorders_removes_and_sends_one_pdf(
     context = new_context(browser, portal, "phone", lang)
     page = context.new_page()
     console = Console(page)
+    intercept_file_choosers(page)
     signed_in(page, lang, portal)
     page.goto("/documents/new")
     scan = page.locator("#scan")
