@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP) ## Create .venv and install Dokportal with its development tools
 
 .PHONY: system-deps
-system-deps: ## Install what the tests need from Debian (PostgreSQL server, DejaVu fonts)
+system-deps: ## Install what the tests need from Debian (PostgreSQL server, DejaVu fonts, Chromium)
 	@bash hack/system-deps.sh
 
 .PHONY: run
@@ -62,6 +62,13 @@ kind-up: ## With Docker: a kind cluster with both images and charts (untested he
 	kind load docker-image --name $(KIND_CLUSTER) ghcr.io/dokportal/portal:0.1.0 ghcr.io/dokportal/operator:0.1.0
 	helm install dokportal-operator charts/dokportal-operator --namespace dokportal --create-namespace --wait
 	@echo "Now: create the credential Secrets in namespace dokportal and kubectl apply -f examples/"
+.PHONY: e2e
+e2e: install system-deps ## Only the browser tests (headless Chromium); screenshots in tests/e2e/screenshots/
+	$(BIN)/python -m pytest tests/e2e
+
+.PHONY: screenshots
+screenshots: e2e ## Refresh the README's phone screenshots in docs/screenshots/ from a browser run
+	$(BIN)/python hack/readme-screenshots.py
 
 .PHONY: clean
 clean: ## Remove caches (keeps ./var with your demo data)

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Install the Debian packages the test suite runs for real: PostgreSQL's server and the
-# DejaVu fonts used in receipt PDFs. A no-op when they are already there.
+# Install the Debian packages the test suite runs for real: PostgreSQL's server, the DejaVu
+# fonts used in receipt PDFs and Chromium for the end-to-end tests (Playwright drives
+# /usr/bin/chromium; it never downloads a browser of its own). A no-op when all are there.
 set -euo pipefail
 
 missing=()
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
 command -v runuser >/dev/null || missing+=(util-linux)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

@@ -19,6 +19,7 @@ from dokportal import db
 from dokportal.accounts.controllers import AccountController
 from dokportal.crypto.keyring import Keyring
 from dokportal.documents.controllers import DocumentController
+from dokportal.info.controllers import InfoController
 from dokportal.lib.error_pages import EXCEPTION_HANDLERS
 from dokportal.lib.headers import security_headers_middleware
 from dokportal.lib.runtime import Runtime, runtime_of
@@ -27,6 +28,7 @@ from dokportal.notices.controllers import NoticeController
 from dokportal.settings import Settings
 from dokportal.storage.errors import StorageError
 from dokportal.storage.factory import build_store
+from dokportal.webapp.controllers import WebAppController
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 log = logging.getLogger("dokportal")
@@ -84,6 +86,8 @@ def create_app(settings: Settings, *, keyring: Keyring | None = None) -> Litesta
             AccountController,
             DocumentController,
             NoticeController,
+            InfoController,
+            WebAppController,
             healthz,
             readyz,
             create_static_files_router(

@@ -55,6 +55,12 @@ class TenantSettings(BaseModel):
     categories: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: list(DEFAULT_CATEGORIES)
     )
+    # Where customers get help and report accessibility barriers (BITV 2.0 § 7 feedback);
+    # shown on the easy-language page and the accessibility statement.
+    contact_email: str = Field(
+        "kontakt@jobcenter-bergstrasse.example", pattern=r"^[^@\s]+@[^@\s]+$", max_length=200
+    )
+    contact_phone: str = Field("06251 0000-0", min_length=3, max_length=40)
 
     _split = field_validator("languages", "categories", mode="before")(_split_csv)
 
@@ -131,6 +137,15 @@ class UploadSettings(BaseModel):
     max_file_mb: int = Field(20, ge=1, le=1024)
     max_files: int = Field(20, ge=1, le=100)
     max_message_chars: int = Field(2000, ge=0, le=20000)
+    # Pages one "one document" PDF may have (each photo is re-encoded, a few hundred KB).
+    max_pages: int = Field(30, ge=1, le=200)
+    # Photos with more pixels are refused before decoding (decompression bombs); 40 MP
+    # covers the cameras of current phones at their default settings.
+    max_image_megapixels: int = Field(40, ge=1, le=400)
+
+    @property
+    def max_image_pixels(self) -> int:
+        return self.max_image_megapixels * 1_000_000
 
     @property
     def max_file_bytes(self) -> int:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 
 from fpdf import FPDF
-from PIL import Image
+from PIL import ExifTags, Image
 
 
 def jpeg(width: int = 64, height: int = 48, color: tuple[int, int, int] = (200, 30, 30)) -> bytes:
@@ -26,3 +28,56 @@ def pdf(text: str = "Kontoauszug November") -> bytes:
     document.set_font("helvetica", size=12)
     document.cell(text=text)
     return bytes(document.output())
+
+
+GPS_LATITUDE = (49.0, 41.0, 12.5)
+
+
+def camera_photo(
+    width: int = 1200,
+    height: int = 900,
+    color: tuple[int, int, int] = (200, 30, 30),
+    *,
+    orientation: int | None = None,
+    fmt: str = "JPEG",
+) -> bytes:
+    """A photo as a phone writes it: EXIF with camera model and GPS position, a comment."""
+    image = Image.new("RGB", (width, height), color)
+    exif = Image.Exif()
+    exif[ExifTags.Base.Model] = "Dokphone 12"
+    exif[ExifTags.IFD.GPSInfo] = {
+        ExifTags.GPS.GPSLatitudeRef: "N",
+        ExifTags.GPS.GPSLatitude: GPS_LATITUDE,
+        ExifTags.GPS.GPSLongitudeRef: "E",
+        ExifTags.GPS.GPSLongitude: (8.0, 37.0, 1.0),
+    }
+    if orientation is not None:
+        exif[ExifTags.Base.Orientation] = orientation
+    buffer = io.BytesIO()
+    if fmt == "JPEG":
+        image.save(buffer, format="JPEG", quality=85, exif=exif, comment=b"secret comment")
+    else:
+        image.save(buffer, format="PNG", exif=exif)
+    return buffer.getvalue()
+
+
+def has_gps(jpeg_or_png: bytes) -> bool:
+    with Image.open(io.BytesIO(jpeg_or_png)) as image:
+        return bool(image.getexif().get_ifd(ExifTags.IFD.GPSInfo))
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A PNG whose header claims width x height pixels but that carries almost no data:
+    the shape of a decompression bomb, cheap to make."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + chunk(b"IEND", b"")
+    )

@@ -49,7 +49,12 @@ class AccountController(Controller):
 
     @get("/signin", name="signin")
     async def signin_form(self, request: AnyRequest) -> Template:
-        return render(request, "accounts/signin.html", form={})
+        return render(
+            request,
+            "accounts/signin.html",
+            form={},
+            signed_out=request.query_params.get("signed_out") == "1",
+        )
 
     @post("/signin", status_code=303)
     async def signin(self, request: AnyRequest, data: Form) -> Template | Redirect:

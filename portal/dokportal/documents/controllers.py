@@ -18,7 +18,7 @@ from dokportal.files import FileIngest
 from dokportal.i18n.negotiation import direction
 from dokportal.lib.body import iter_body
 from dokportal.lib.downloads import attachment_headers
-from dokportal.lib.errors import PortalError
+from dokportal.lib.errors import PortalError, TooLarge, UnsupportedType
 from dokportal.lib.formatting import file_size, local_time
 from dokportal.lib.runtime import runtime_of
 from dokportal.lib.web import STREAM_CSRF, csrf_ok, page_state, render, translate
@@ -108,6 +108,8 @@ class DocumentController(Controller):
             max_file_words=limit_words,
             max_message_chars=upload.max_message_chars,
             categories=settings.tenant.categories,
+            max_pages=upload.max_pages,
+            max_pixels=upload.max_image_pixels,
         )
 
         def new_ingest(filename: str) -> FileIngest:
@@ -131,6 +133,10 @@ class DocumentController(Controller):
                 store=runtime.store,
             )
         except PortalError as error:
+            if error.field is None and (
+                isinstance(error, TooLarge | UnsupportedType) or "name" in error.params
+            ):
+                error.at("files")  # about a file: mark and link the file inputs
             return _upload_page(request, status=error.status_code, error=error)
         try:
             submission = await services.record_submission(

@@ -2,6 +2,11 @@
 
 Either every file of a submission is durably stored and returned, or every blob written so
 far is removed again before the error propagates.
+
+Photos become pages of one PDF (:mod:`dokportal.documents.scan`) when they arrive as
+``pages`` (the scan widget) or as ``files`` after a ticked ``combine`` box. The box is placed
+before the file inputs in the page, so browsers send it first and the stream can be routed
+without buffering.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from dokportal.documents.multipart import Event, PartData, PartEnd, PartStart
+from dokportal.documents.scan import SCAN_NAME, PhotoOrFile, Scan, ScanLimits, Sink
 from dokportal.files import FileIngest, Ingested
 from dokportal.lib.errors import BadRequest, Forbidden
 from dokportal.storage import BlobStore
@@ -23,6 +29,7 @@ MAX_FIELDS = 16
 class UploadForm:
     category: str = ""
     message: str = ""
+    combine: bool = False
     files: list[Ingested] = field(default_factory=list)
 
 
@@ -33,6 +40,8 @@ class UploadRules:
     max_file_words: str
     max_message_chars: int
     categories: list[str]
+    max_pages: int
+    max_pixels: int
 
 
 async def receive_form(
@@ -45,7 +54,16 @@ async def receive_form(
 ) -> UploadForm:
     """Consume part events; the CSRF field must come first, before any file is stored."""
     form = UploadForm()
-    current: FileIngest | None = None
+    scan = Scan(
+        ScanLimits(
+            max_pages=rules.max_pages,
+            max_page_bytes=rules.max_file_bytes,
+            max_page_words=rules.max_file_words,
+            max_pixels=rules.max_pixels,
+        )
+    )
+    current: Sink | None = None
+    parts = 0
     field_name: str | None = None
     field_value = bytearray()
     seen_fields = 0
@@ -55,16 +73,12 @@ async def receive_form(
             if isinstance(event, PartStart):
                 if not csrf_checked and event.name != "_csrf":
                     raise Forbidden("The form has expired. Please reload the page and try again.")
-                if event.filename is not None and event.name == "files":
+                if event.filename is not None and event.name in ("files", "pages"):
                     if event.filename == "":
                         field_name = "_ignored_empty_file"
                         continue
-                    if len(form.files) >= rules.max_files:
-                        raise BadRequest(
-                            "Too many files. You can send at most %(max)s files at once.",
-                            max=rules.max_files,
-                        )
-                    current = new_ingest(event.filename)
+                    current = _sink(event.name, event.filename, form, scan, new_ingest, rules)
+                    parts += 1
                     field_name = None
                 else:
                     seen_fields += 1
@@ -80,20 +94,25 @@ async def receive_form(
                 elif field_name is not None:
                     field_value += event.data
                     if len(field_value) > MAX_FIELD_BYTES:
-                        raise BadRequest("The message is too long.")
+                        raise BadRequest("The message is too long.").at("message")
             elif isinstance(event, PartEnd):
                 if current is not None:
-                    form.files.append(await current.finish())
+                    stored = await current.finish()
                     current = None
+                    if stored is not None:
+                        form.files.append(stored)
                 elif field_name is not None:
                     csrf_checked = _take_field(
                         form, field_name, bytes(field_value), csrf_ok, rules, csrf_checked
                     )
                     field_name = None
-        if not form.files:
-            raise BadRequest("Please choose at least one file.")
+        if not parts:
+            raise BadRequest("Please choose at least one file.").at("files")
         if not form.category:
-            raise BadRequest("Please choose what kind of document you are sending.")
+            raise BadRequest("Please choose what kind of document you are sending.").at("category")
+        if scan.pages:
+            assert scan.position is not None
+            form.files.insert(scan.position, await scan.store(new_ingest(SCAN_NAME)))
         return form
     except BaseException:
         if current is not None:
@@ -101,6 +120,32 @@ async def receive_form(
         for stored in form.files:
             await store.delete(stored.blob_id)
         raise
+
+
+def _sink(
+    name: str,
+    filename: str,
+    form: UploadForm,
+    scan: Scan,
+    new_ingest: Callable[[str], FileIngest],
+    rules: UploadRules,
+) -> Sink:
+    """Route one file part: a page of the scan, a file of its own, or decided by content."""
+
+    def file() -> FileIngest:
+        if len(form.files) + (1 if scan.position is not None else 0) >= rules.max_files:
+            raise BadRequest(
+                "Too many files. You can send at most %(max)s files at once.",
+                max=rules.max_files,
+            ).at("files")
+        return new_ingest(filename)
+
+    position = len(form.files)
+    if name == "pages":
+        return scan.page(filename, position)
+    if form.combine:
+        return PhotoOrFile(lambda: scan.page(filename, position), file)
+    return file()
 
 
 def _take_field(
@@ -121,7 +166,7 @@ def _take_field(
         return True
     if name == "category":
         if value not in rules.categories:
-            raise BadRequest("Please choose what kind of document you are sending.")
+            raise BadRequest("Please choose what kind of document you are sending.").at("category")
         form.category = value
     elif name == "message":
         value = value.replace("\r\n", "\n").strip()
@@ -129,6 +174,8 @@ def _take_field(
             raise BadRequest(
                 "The message is too long. Please write at most %(max)s characters.",
                 max=rules.max_message_chars,
-            )
+            ).at("message")
         form.message = value
+    elif name == "combine":
+        form.combine = value == "1"
     return csrf_checked

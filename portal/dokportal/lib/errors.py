@@ -7,18 +7,25 @@ placeholders, translated at render time in the user's language.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 
 
 class PortalError(Exception):
     """A failure the user should be told about in words, never a 500."""
 
     status_code = 400
+    # The form field the message is about, so the page can mark and link it (WCAG 3.3.1).
+    field: str | None = None
 
     def __init__(self, message: str, **params: Any) -> None:
         super().__init__(message % params if params else message)
         self.message = message
         self.params = params
+
+    def at(self, field: str) -> Self:
+        """Name the form field this error is about; returns the error for ``raise``."""
+        self.field = field
+        return self
 
 
 class BadRequest(PortalError):

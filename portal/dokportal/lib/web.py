@@ -144,8 +144,18 @@ def translate(lang: str, message: str, params: dict[str, Any] | None = None) -> 
     return text % params if params else text
 
 
-def render(request: AnyRequest, template: str, *, status: int = 200, **context: Any) -> Template:
-    """A page in the request's language with everything the base layout needs."""
+def render(
+    request: AnyRequest,
+    template: str,
+    *,
+    status: int = 200,
+    anonymous: bool = False,
+    **context: Any,
+) -> Template:
+    """A page in the request's language with everything the base layout needs.
+
+    ``anonymous`` renders as if nobody were signed in: for pages a service worker keeps.
+    """
     runtime = runtime_of(request)
     settings = runtime.settings
     state = page_state(request)
@@ -171,7 +181,7 @@ def render(request: AnyRequest, template: str, *, status: int = 200, **context: 
         tenant_name=settings.tenant.name,
         languages=[(code, NATIVE_NAMES[code]) for code in settings.tenant.languages],
         lang_url=lang_url,
-        customer=state.session.customer if state.session else None,
+        customer=state.session.customer if state.session and not anonymous else None,
     )
     context.setdefault("unread", 0)
     return Template(template_name=template, context=context, status_code=status)

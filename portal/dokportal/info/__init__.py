@@ -1,0 +1,1 @@
+"""Public pages about the portal: easy language, accessibility statement, offline page."""

@@ -1,0 +1,1 @@
+"""The installable web app: manifest, service worker (static files + offline page only)."""
