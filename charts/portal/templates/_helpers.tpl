@@ -87,7 +87,9 @@ DOKPORTAL_TENANT__LANGUAGES: {{ join "," .Values.tenant.languages | quote }}
 DOKPORTAL_TENANT__DEFAULT_LANGUAGE: {{ .Values.tenant.defaultLanguage | quote }}
 DOKPORTAL_TENANT__TIMEZONE: {{ .Values.tenant.timezone | quote }}
 DOKPORTAL_TENANT__CATEGORIES: {{ join "," .Values.tenant.categories | quote }}
-DOKPORTAL_TENANT__CONTACT_EMAIL: {{ .Values.tenant.contactEmail | quote }}
+{{- with .Values.tenant.contactEmail }}
+DOKPORTAL_TENANT__CONTACT_EMAIL: {{ . | quote }}
+{{- end }}
 DOKPORTAL_TENANT__IMPRINT_URL: {{ .Values.tenant.imprintUrl | quote }}
 DOKPORTAL_TENANT__PRIVACY_URL: {{ .Values.tenant.privacyUrl | quote }}
 DOKPORTAL_TENANT__PRIMARY_COLOR: {{ .Values.tenant.primaryColor | quote }}
