@@ -1,4 +1,5 @@
-"""The ``dokportal`` command: run, serve, migrate, demo data, customers, notices, keys, storage."""
+"""The ``dokportal`` command: run, serve, migrate, demo data, customers, notices, keys, storage;
+staff, token, audit, retention and worker come from cli_staff.py."""
 
 from __future__ import annotations
 
@@ -76,46 +77,91 @@ def migrate() -> None:
     _run(db.migrate())
 
 
-async def _seed_demo(settings: Settings) -> tuple[str | None, str | None]:
-    from dokportal.accounts.passwords import hash_password
-    from dokportal.accounts.services import issue_activation_code
-    from dokportal.accounts.tables import Customer, StaffUser
+DEMO_ADMIN = "demo.admin"
+DEMO_TEAM = "team-1"
 
+
+async def _demo_staff(
+    settings: Settings, username: str, name: str, role: str, team_id: int | None
+) -> list[str]:
+    """A demo staff account with TOTP already enrolled; what to print, once."""
+    from dokportal.accounts.passwords import hash_password
+    from dokportal.crypto.keyring import Keyring
+    from dokportal.staff import totp
+    from dokportal.staff.tables import StaffAccount
+
+    if await StaffAccount.exists().where(StaffAccount.username == username):
+        return []
+    password = secrets.token_urlsafe(12)
+    secret = totp.new_secret()
+    key_id, wrapped = totp.wrap(
+        Keyring.load(settings.keyring_path), secret, settings.tenant.slug, username
+    )
+    from datetime import UTC, datetime
+
+    await StaffAccount(
+        username=username,
+        display_name=name,
+        role=role,
+        team=team_id,
+        password_hash=hash_password(password),
+        totp_key_id=key_id,
+        totp_wrapped=wrapped,
+        totp_enrolled_at=datetime.now(UTC),
+    ).save()
+    uri = totp.provisioning_uri(secret, username, settings.tenant.name)
+    return [
+        f"Demo {role}:".ljust(19) + f"{username} / {password}  (shown once)",
+        f"  TOTP secret:     {totp.as_base32(secret)}",
+        f"  otpauth URI:     {uri}",
+    ]
+
+
+async def _seed_demo(settings: Settings) -> tuple[str | None, list[str]]:
+    from datetime import date
+
+    from dokportal.accounts.services import issue_activation_code
+    from dokportal.accounts.tables import Customer
+    from dokportal.api.services import create_token
+    from dokportal.api.tables import ApiToken
+    from dokportal.staff.services import ensure_team
+
+    team = await ensure_team(DEMO_TEAM, "Team 1 (Demo)")
     code: str | None = None
-    staff_password: str | None = None
     customer = await Customer.objects().where(Customer.customer_number == DEMO_CUSTOMER).first()
     if customer is None:
         customer = Customer(
             customer_number=DEMO_CUSTOMER,
             display_name="Erika Mustermann",
             preferred_language=settings.tenant.default_language,
+            email="erika.mustermann@example.org",
+            date_of_birth=date(1980, 3, 31),
+            team=team.id,
         )
         await customer.save()
     if customer.activated_at is None:
         code = await issue_activation_code(customer.id, settings.security.activation_code_days)
-    if not await StaffUser.exists().where(StaffUser.username == DEMO_STAFF):
-        staff_password = secrets.token_urlsafe(12)
-        await StaffUser(
-            username=DEMO_STAFF,
-            display_name="Demo Sachbearbeitung",
-            role="caseworker",
-            password_hash=hash_password(staff_password),
-        ).save()
-    return code, staff_password
+    lines = await _demo_staff(settings, DEMO_STAFF, "Demo Sachbearbeitung", "caseworker", team.id)
+    lines += await _demo_staff(settings, DEMO_ADMIN, "Demo Admin", "admin", None)
+    if not await ApiToken.exists().where(ApiToken.name == "Demo e-file"):
+        token, _ = await create_token("Demo e-file", ["read", "acknowledge"], None)
+        lines.append(f"Demo API token:    {token}  (read, acknowledge; shown once)")
+    return code, lines
 
 
 @main.command()
 def demo() -> None:
-    """Seed the demo customer and caseworker; print a fresh activation code if needed."""
+    """Seed the demo customer and staff; print a fresh activation code if needed."""
     from dokportal import db
 
     settings = load_settings()
+    ensure_keyring(settings)
     db.configure(settings)
-    code, staff_password = _run(_seed_demo(settings))
-    _print_demo(settings, code, staff_password)
+    code, staff_lines = _run(_seed_demo(settings))
+    _print_demo(settings, code, staff_lines)
 
 
-def _print_demo(settings: Settings, code: str | None, staff_password: str | None) -> None:
+def _print_demo(settings: Settings, code: str | None, staff_lines: list[str]) -> None:
     click.echo(f"Tenant:            {settings.tenant.name}")
     click.echo(f"Demo customer:     customer number {DEMO_CUSTOMER}")
     if code:
@@ -124,8 +170,17 @@ def _print_demo(settings: Settings, code: str | None, staff_password: str | None
         )
     else:
         click.echo("                   already activated: sign in with the password you chose")
-    if staff_password:
-        click.echo(f"Demo caseworker:   {DEMO_STAFF} / {staff_password}  (shown once)")
+    for line in staff_lines:
+        click.echo(line)
+    if staff_lines:
+        click.echo(
+            f"Staff sign in at {settings.public_base_url}/staff/signin: add the TOTP secret to "
+            "an authenticator app (or `oathtool --totp -b SECRET`)."
+        )
+    if settings.mail.kind == "folder":
+        click.echo(
+            f"Mail is written to {settings.mail.folder}/ (DOKPORTAL_MAIL__KIND=smtp to send)"
+        )
 
 
 @main.command()
@@ -144,9 +199,9 @@ def run(host: str, port: int) -> None:
         settings.storage.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     db.configure(settings)
     _run(db.migrate())
-    code, staff_password = _run(_seed_demo(settings))
+    code, staff_lines = _run(_seed_demo(settings))
     click.echo("")
-    _print_demo(settings, code, staff_password)
+    _print_demo(settings, code, staff_lines)
     click.echo(f"\nDokportal is running at {settings.public_base_url}  (Ctrl+C stops it)\n")
     _serve(settings, host, port)
 
@@ -340,3 +395,12 @@ def keys_list() -> None:
     ring = Keyring.load(load_settings().keyring_path)
     for key_id in ring.ids:
         click.echo(f"{key_id}{'  (primary)' if key_id == ring.primary_id else ''}")
+
+
+def _register_staff_commands() -> None:
+    from dokportal.cli_staff import register
+
+    register(main)
+
+
+_register_staff_commands()

@@ -89,6 +89,8 @@ async def activate(
             "This activation code has already been used or replaced. "
             "Please sign in, or ask your jobcenter for a new code."
         )
+    if customer.disabled_at is not None:
+        raise ActivationFailed("This access is locked. Please contact your jobcenter.")
     if row.expires_at < _now():
         raise ActivationFailed(
             "This activation code has expired. Please ask your jobcenter for a new code."
@@ -164,6 +166,8 @@ async def sign_in(
                     time=clock_time(locked_until, timezone),
                 )
         raise SignInFailed("The customer number or the password is not correct.")
+    if customer.disabled_at is not None:
+        raise SignInFailed("This access is locked. Please contact your jobcenter.")
     await Customer.update({Customer.failed_logins: 0, Customer.locked_until: None}).where(
         Customer.id == customer.id
     )
@@ -206,7 +210,7 @@ async def resume_session(token: str | None, rules: SecuritySettings) -> ActiveSe
         await Session.delete().where(Session.id == row.id)
         return None
     customer = await Customer.objects().where(Customer.id == row.customer).first()
-    if customer is None:
+    if customer is None or customer.disabled_at is not None:
         return None
     # Touch at most once a minute: keeps the idle timer honest without a write per request.
     if now - row.last_seen_at > timedelta(minutes=1):

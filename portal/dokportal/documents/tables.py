@@ -8,6 +8,7 @@ from piccolo.table import Table
 
 from dokportal.accounts.tables import Customer
 from dokportal.files.tables import StoredFile
+from dokportal.staff.tables import StaffAccount
 
 
 class Submission(Table, tablename="submission"):
@@ -22,6 +23,10 @@ class Submission(Table, tablename="submission"):
     # received → in_progress → done → transferred
     status = Varchar(length=16, default="received", index=True)
     created_at = Timestamptz(default=TimestamptzNow())
+    # Staff side: who handles it, and when the e-file acknowledged it (retention clock).
+    assignee = ForeignKey(references=StaffAccount, null=True, default=None, index=True)
+    status_changed_at = Timestamptz(null=True, default=None)
+    transferred_at = Timestamptz(null=True, default=None)
 
 
 class SubmissionFile(Table, tablename="submission_file"):

@@ -25,6 +25,12 @@ def sign_in_required(request: AnyRequest, _: SignInRequired) -> Response[Any]:
 
 
 def _page(request: AnyRequest, error: PortalError) -> Response[Any]:
+    if request.url.path.startswith("/api/"):
+        # The export API answers machines: JSON in English, same status codes.
+        return Response(
+            content={"error": error.message % error.params if error.params else error.message},
+            status_code=error.status_code,
+        )
     template = render_error(request, error)
     return template  # Template is a Response subclass
 
