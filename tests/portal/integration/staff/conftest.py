@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import httpx
 import pyotp
 import pytest
 
@@ -75,7 +76,7 @@ def use(client: PortalClient, cookies: dict[str, str]) -> None:
 
 async def staff_post(
     client: PortalClient, path: str, data: dict[str, str], page: str = "/staff/signin"
-):  # type: ignore[no-untyped-def]
+) -> httpx.Response:
     token = await csrf_of(client, page)
     return await client.post(path, data={"_csrf": token, **data})
 

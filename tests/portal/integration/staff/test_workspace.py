@@ -107,8 +107,9 @@ async def test_bundles_zip_pdf_and_xdomea(client: PortalClient, scene: dict[str,
         schema().assertValid(manifest)
         ns = {"x": "urn:dokportal:xdomea-subset:1"}
         assert manifest.findtext(".//x:Kennzeichen", namespaces=ns) == reference
-        names = manifest.xpath("//x:Dateiname/text()", namespaces=ns)
-        digests = manifest.xpath("//x:Hashwert/text()", namespaces=ns)
+        names = [str(n) for n in manifest.xpath("//x:Dateiname/text()", namespaces=ns)]  # type: ignore[union-attr]
+        digests = [str(d) for d in manifest.xpath("//x:Hashwert/text()", namespaces=ns)]  # type: ignore[union-attr]
+        assert len(names) == 2
         for name, digest in zip(names, digests, strict=True):
             assert hashlib.sha256(bundle.read(name)).hexdigest() == digest
 
