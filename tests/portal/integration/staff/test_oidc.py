@@ -23,7 +23,9 @@ def provider() -> Iterator[Provider]:
 
 
 @pytest.fixture
-async def oidc_client(tmp_path: Path, database_url: str, provider: Provider) -> AsyncIterator[PortalClient]:
+async def oidc_client(
+    tmp_path: Path, database_url: str, provider: Provider
+) -> AsyncIterator[PortalClient]:
     settings = make_settings(
         tmp_path,
         database_url,
