@@ -1,4 +1,4 @@
-"""Who may call what: every route × every kind of caller, walked completely.
+"""Who may call what: every route by every kind of caller, walked completely.
 
 The RULES table names every route the app has; a new route without a rule fails
 ``test_every_route_has_a_rule``. docs/authorization.md shows the same table (rendered from
