@@ -13,6 +13,8 @@ from fpdf import FPDF
 from dokportal.i18n import N_
 from dokportal.staff.totp import qr_png
 
+TITLE = N_("Your access to the document portal")
+VALIDITY = N_("The code works once and until %(date)s.")
 STEPS = (
     N_("Open the address below or scan the QR code with your phone."),
     N_("Enter your customer number and the activation code."),
@@ -42,7 +44,7 @@ def activation_letter(
     tr_de: Callable[[str], str],
 ) -> bytes:
     pdf = FPDF(format="A4")
-    pdf.set_title(tr_de("Your access to the document portal"))
+    pdf.set_title(tr_de(TITLE))
     pdf.set_author(data.tenant)
     pdf.set_creator("Dokportal")
     pdf.add_page()
@@ -79,11 +81,11 @@ def activation_letter(
 
     def block(t: Callable[[str], str], valid_until: str, right_to_left: bool) -> None:
         align = direction(right_to_left)
-        line(t("Your access to the document portal"), size=14, height=8, align=align)
+        line(t(TITLE), size=14, height=8, align=align)
         for number, step in enumerate(STEPS, start=1):
             line(f"{number}. {t(step)}", align=align)
         line(
-            t("The code works once and until %(date)s.") % {"date": valid_until},
+            t(VALIDITY) % {"date": valid_until},
             align=align,
         )
         pdf.ln(3)
