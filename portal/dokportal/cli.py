@@ -110,11 +110,21 @@ async def _demo_staff(
         totp_enrolled_at=datetime.now(UTC),
     ).save()
     uri = totp.provisioning_uri(secret, username, settings.tenant.name)
-    return [
+    lines = [
         f"Demo {role}:".ljust(19) + f"{username} / {password}  (shown once)",
         f"  TOTP secret:     {totp.as_base32(secret)}",
         f"  otpauth URI:     {uri}",
     ]
+    if role == "caseworker":
+        # Scan it from the terminal with the authenticator app.
+        import io
+
+        import segno
+
+        picture = io.StringIO()
+        segno.make(uri, error="l").terminal(out=picture, compact=True)
+        lines.append(picture.getvalue().rstrip("\n"))
+    return lines
 
 
 async def _seed_demo(settings: Settings) -> tuple[str | None, list[str]]:

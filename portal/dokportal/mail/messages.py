@@ -42,7 +42,8 @@ def compose(
     message["Subject"] = catalog.gettext(SUBJECTS[kind])
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(domain=sender.rsplit("@", 1)[-1] or "localhost")
-    message["Content-Language"] = language
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(catalog.gettext(BODIES[kind]) % {"tenant": tenant, "link": link})
+    # After set_content, which replaces every Content-* header.
+    message["Content-Language"] = language
     return message

@@ -17,6 +17,7 @@ from dokportal.settings import MailSettings
 
 log = logging.getLogger("dokportal.mail")
 MAX_BACKOFF = timedelta(hours=6)
+CLAIM_LEASE = timedelta(minutes=5)
 
 
 async def enqueue(
@@ -66,6 +67,19 @@ async def deliver_due(
     sent: list[Delivered] = []
     failed: list[MailJob] = []
     for job in due:
+        # Claim it (a lease until the next try would be due anyway), so that two workers
+        # (replicas, or the CLI next to the server) never send the same mail twice.
+        claimed = (
+            await MailJob.update({MailJob.next_attempt_at: now + CLAIM_LEASE})
+            .where(
+                (MailJob.id == job.id)
+                & (MailJob.status == "pending")
+                & (MailJob.next_attempt_at <= now)
+            )
+            .returning(MailJob.id)
+        )
+        if not claimed:
+            continue
         # An activation link carries its one-time code (a prepared query string) until sent.
         if job.kind == "activation":
             link = f"{base_url}/activate?{job.secret}"
