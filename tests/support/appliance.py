@@ -96,11 +96,13 @@ def running_appliance(
             process.stdout.close()
 
 
-def cli(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def cli(
+    workdir: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [DOKPORTAL, *args],
         cwd=workdir,
-        env=clean_env(workdir),
+        env={**clean_env(workdir), **(env or {})},
         capture_output=True,
         text=True,
         check=False,

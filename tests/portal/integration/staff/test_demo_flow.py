@@ -173,5 +173,37 @@ def test_done_when_on_the_demo(tmp_path: Path) -> None:
         assert "The chain is intact" in trail
         verified = cli(tmp_path, "audit", "verify")
         assert verified.returncode == 0 and "intact" in verified.stdout, verified.stderr
+
+        # Recovery: a lost phone. After `staff reset-2fa` the next sign-in enrols again.
+        reset = cli(tmp_path, "staff", "reset-2fa", people["caseworker"][0])
+        assert reset.returncode == 0, reset.stderr
+        assert worker.get("/staff").status_code == 303  # their sessions ended
+        again = post(
+            worker,
+            "/staff/signin",
+            "/staff/signin",
+            username=people["caseworker"][0],
+            password=people["caseworker"][1],
+        )
+        assert again.headers["location"] == "/staff/enrol"
+        # The first admin of a real installation comes from the CLI.
+        made = cli(
+            tmp_path,
+            "staff",
+            "create",
+            "--username",
+            "it.admin",
+            "--name",
+            "IT",
+            "--role",
+            "admin",
+            env={"DOKPORTAL_STAFF_PASSWORD": "Lange-Geheime-Phrase-1"},
+        )
+        assert made.returncode == 0 and "Created admin it.admin" in made.stdout, made.stderr
+        # Retention, run by hand with zero days: the transferred submission goes.
+        swept = cli(tmp_path, "retention", "run", "--days", "0")
+        assert swept.returncode == 0 and "deleted 1 submissions" in swept.stdout, swept.stderr
+        assert api.get(f"/api/v1/submissions/{reference}").status_code == 404
+        assert cli(tmp_path, "audit", "verify").returncode == 0
         for client in (worker, citizen, api, admin):
             client.close()
