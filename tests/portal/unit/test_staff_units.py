@@ -45,14 +45,14 @@ def test_backoff_doubles_and_is_capped() -> None:
 
 
 def test_group_mapping_takes_the_highest_role() -> None:
-    rules = OidcSettings(role_map="a=caseworker:t1,b=team_lead:t2,c=admin")  # type: ignore[arg-type]
+    rules = OidcSettings(role_map="a=caseworker:t1,b=team_lead:t2,c=admin")
     assert map_groups(rules, ["a"]) == ("caseworker", "t1")
     assert map_groups(rules, ["a", "b"]) == ("team_lead", "t2")
     assert map_groups(rules, ["c", "a"]) == ("admin", None)
     with pytest.raises(Forbidden):
         map_groups(rules, ["other"])
     with pytest.raises(ValueError, match="unknown role"):
-        OidcSettings(role_map="x=boss")  # type: ignore[arg-type]
+        OidcSettings(role_map="x=boss")
 
 
 def test_manifest_schema_rejects_what_we_do_not_emit() -> None:
@@ -77,8 +77,8 @@ def test_notification_mail_carries_a_link_and_no_content(language: str) -> None:
 
 def test_new_secrets_are_redacted() -> None:
     settings = Settings(
-        mail={"password": "mail-pass-123"},  # type: ignore[arg-type]
-        oidc={"client_secret": "oidc-secret-456"},  # type: ignore[arg-type]
+        mail={"password": "mail-pass-123"},
+        oidc={"client_secret": "oidc-secret-456"},
     )
     text = str(settings.redacted())
     assert "mail-pass-123" not in text and "oidc-secret-456" not in text
