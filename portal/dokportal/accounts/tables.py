@@ -11,6 +11,7 @@ from piccolo.columns import (
     Timestamptz,
     Varchar,
 )
+from piccolo.columns.base import OnDelete
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -34,7 +35,9 @@ class Customer(Table, tablename="customer"):
     # Staff side (issue 4): the team in charge, contact for notifications, identity check
     # for online access requests, a lock set by staff, and consent to electronic delivery
     # of notices (separate from using uploads; revocable; null = no consent).
-    team = ForeignKey(references=Team, null=True, default=None, index=True)
+    team = ForeignKey(
+        references=Team, null=True, default=None, index=True, on_delete=OnDelete.set_null
+    )
     email = Varchar(length=254, default="")
     date_of_birth = Date(null=True, default=None)
     disabled_at = Timestamptz(null=True, default=None)

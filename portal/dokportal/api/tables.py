@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from piccolo.columns import ForeignKey, Serial, Timestamptz, Varchar
+from piccolo.columns.base import OnDelete
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -18,7 +19,9 @@ class ApiToken(Table, tablename="api_token"):
     prefix = Varchar(length=16)
     # Space-separated: read, acknowledge.
     scopes = Varchar(length=64)
-    created_by = ForeignKey(references=StaffAccount, null=True, default=None)
+    created_by = ForeignKey(
+        references=StaffAccount, null=True, default=None, on_delete=OnDelete.set_null
+    )
     created_at = Timestamptz(default=TimestamptzNow())
     last_used_at = Timestamptz(null=True, default=None)
     revoked_at = Timestamptz(null=True, default=None)

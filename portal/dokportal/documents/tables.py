@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from piccolo.columns import ForeignKey, Integer, Serial, Text, Timestamptz, Varchar
+from piccolo.columns.base import OnDelete
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -24,7 +25,9 @@ class Submission(Table, tablename="submission"):
     status = Varchar(length=16, default="received", index=True)
     created_at = Timestamptz(default=TimestamptzNow())
     # Staff side: who handles it, and when the e-file acknowledged it (retention clock).
-    assignee = ForeignKey(references=StaffAccount, null=True, default=None, index=True)
+    assignee = ForeignKey(
+        references=StaffAccount, null=True, default=None, index=True, on_delete=OnDelete.set_null
+    )
     status_changed_at = Timestamptz(null=True, default=None)
     transferred_at = Timestamptz(null=True, default=None)
 

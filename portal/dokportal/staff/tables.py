@@ -11,6 +11,7 @@ from piccolo.columns import (
     Timestamptz,
     Varchar,
 )
+from piccolo.columns.base import OnDelete
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -35,7 +36,9 @@ class StaffAccount(Table, tablename="staff_account"):
     email = Varchar(length=254, default="")
     # caseworker | team_lead | admin
     role = Varchar(length=16, default="caseworker")
-    team = ForeignKey(references=Team, null=True, default=None, index=True)
+    team = ForeignKey(
+        references=Team, null=True, default=None, index=True, on_delete=OnDelete.set_null
+    )
     # argon2id; empty for accounts that only sign in through OIDC.
     password_hash = Varchar(length=255, default="")
     # The TOTP secret wrapped with the tenant key (never stored in the clear).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from piccolo.columns import ForeignKey, Serial, Text, Timestamptz
+from piccolo.columns.base import OnDelete
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -14,6 +15,8 @@ class Note(Table, tablename="submission_note"):
     id = Serial(primary_key=True)
 
     submission = ForeignKey(references=Submission, index=True)
-    author = ForeignKey(references=StaffAccount, null=True, default=None)
+    author = ForeignKey(
+        references=StaffAccount, null=True, default=None, on_delete=OnDelete.set_null
+    )
     body = Text()
     created_at = Timestamptz(default=TimestamptzNow())

@@ -128,7 +128,7 @@ async def forwards():
         column_class=ForeignKey,
         params={
             "references": StaffAccount,
-            "on_delete": OnDelete.cascade,
+            "on_delete": OnDelete.set_null,
             "on_update": OnUpdate.cascade,
             "target_column": None,
             "null": True,

@@ -151,3 +151,21 @@ async def test_assign_status_and_internal_note(
     receipt = await client.get(f"/documents/{reference}")
     assert note not in receipt.text and "In progress" in receipt.text
     assert not await AuditEvent.exists().where(AuditEvent.object_id.like("%Rückruf%"))
+
+
+async def test_removing_a_staff_account_keeps_the_submission(
+    client: PortalClient, scene: dict[str, object]
+) -> None:
+    """References to staff are set to null, never cascaded into the customer's documents."""
+    from dokportal.staff.tables import StaffAccount, StaffSession
+
+    reference = scene["reference"]
+    use(client, scene["a"])  # type: ignore[arg-type]
+    page = f"/staff/submissions/{reference}"
+    token = await csrf_of(client, page)
+    await client.post(f"{page}/assign", data={"_csrf": token, "assignee": "me"})
+    await client.post(f"{page}/notes", data={"_csrf": token, "body": "Notiz"})
+    await StaffSession.delete().where(StaffSession.staff == scene["a_id"])
+    await StaffAccount.delete().where(StaffAccount.id == scene["a_id"])
+    row = await Submission.objects().where(Submission.reference == reference).first()
+    assert row is not None and row.assignee is None
