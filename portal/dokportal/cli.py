@@ -14,12 +14,12 @@ from typing import Any, TypeVar
 
 import click
 
+from dokportal.demo import DEMO_CUSTOMER, DEMO_STAFF, print_demo, seed_demo
 from dokportal.settings import Settings, describe_errors
 
-T = TypeVar("T")
+__all__ = ["DEMO_CUSTOMER", "DEMO_STAFF", "main"]
 
-DEMO_CUSTOMER = "123D000001"
-DEMO_STAFF = "demo.sachbearbeitung"
+T = TypeVar("T")
 
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
@@ -77,88 +77,6 @@ def migrate() -> None:
     _run(db.migrate())
 
 
-DEMO_ADMIN = "demo.admin"
-DEMO_TEAM = "team-1"
-
-
-async def _demo_staff(
-    settings: Settings, username: str, name: str, role: str, team_id: int | None
-) -> list[str]:
-    """A demo staff account with TOTP already enrolled; what to print, once."""
-    from dokportal.accounts.passwords import hash_password
-    from dokportal.crypto.keyring import Keyring
-    from dokportal.staff import totp
-    from dokportal.staff.tables import StaffAccount
-
-    if await StaffAccount.exists().where(StaffAccount.username == username):
-        return []
-    password = secrets.token_urlsafe(12)
-    secret = totp.new_secret()
-    key_id, wrapped = totp.wrap(
-        Keyring.load(settings.keyring_path), secret, settings.tenant.slug, username
-    )
-    from datetime import UTC, datetime
-
-    await StaffAccount(
-        username=username,
-        display_name=name,
-        role=role,
-        team=team_id,
-        password_hash=hash_password(password),
-        totp_key_id=key_id,
-        totp_wrapped=wrapped,
-        totp_enrolled_at=datetime.now(UTC),
-    ).save()
-    uri = totp.provisioning_uri(secret, username, settings.tenant.name)
-    lines = [
-        f"Demo {role}:".ljust(19) + f"{username} / {password}  (shown once)",
-        f"  TOTP secret:     {totp.as_base32(secret)}",
-        f"  otpauth URI:     {uri}",
-    ]
-    if role == "caseworker":
-        # Scan it from the terminal with the authenticator app.
-        import io
-
-        import segno
-
-        picture = io.StringIO()
-        segno.make(uri, error="l").terminal(out=picture, compact=True)
-        lines.append(picture.getvalue().rstrip("\n"))
-    return lines
-
-
-async def _seed_demo(settings: Settings) -> tuple[str | None, list[str]]:
-    from datetime import date
-
-    from dokportal.accounts.services import issue_activation_code
-    from dokportal.accounts.tables import Customer
-    from dokportal.api.services import create_token
-    from dokportal.api.tables import ApiToken
-    from dokportal.staff.services import ensure_team
-
-    team = await ensure_team(DEMO_TEAM, "Team 1 (Demo)")
-    code: str | None = None
-    customer = await Customer.objects().where(Customer.customer_number == DEMO_CUSTOMER).first()
-    if customer is None:
-        customer = Customer(
-            customer_number=DEMO_CUSTOMER,
-            display_name="Erika Mustermann",
-            preferred_language=settings.tenant.default_language,
-            email="erika.mustermann@example.org",
-            date_of_birth=date(1980, 3, 31),
-            team=team.id,
-        )
-        await customer.save()
-    if customer.activated_at is None:
-        code = await issue_activation_code(customer.id, settings.security.activation_code_days)
-    lines = await _demo_staff(settings, DEMO_STAFF, "Demo Sachbearbeitung", "caseworker", team.id)
-    lines += await _demo_staff(settings, DEMO_ADMIN, "Demo Admin", "admin", None)
-    if not await ApiToken.exists().where(ApiToken.name == "Demo e-file"):
-        token, _ = await create_token("Demo e-file", ["read", "acknowledge"], None)
-        lines.append(f"Demo API token:    {token}  (read, acknowledge; shown once)")
-    return code, lines
-
-
 @main.command()
 def demo() -> None:
     """Seed the demo customer and staff; print a fresh activation code if needed."""
@@ -167,30 +85,8 @@ def demo() -> None:
     settings = load_settings()
     ensure_keyring(settings)
     db.configure(settings)
-    code, staff_lines = _run(_seed_demo(settings))
-    _print_demo(settings, code, staff_lines)
-
-
-def _print_demo(settings: Settings, code: str | None, staff_lines: list[str]) -> None:
-    click.echo(f"Tenant:            {settings.tenant.name}")
-    click.echo(f"Demo customer:     customer number {DEMO_CUSTOMER}")
-    if code:
-        click.echo(
-            f"Activation code:   {code}   (one-time; open {settings.public_base_url}/activate)"
-        )
-    else:
-        click.echo("                   already activated: sign in with the password you chose")
-    for line in staff_lines:
-        click.echo(line)
-    if staff_lines:
-        click.echo(
-            f"Staff sign in at {settings.public_base_url}/staff/signin: add the TOTP secret to "
-            "an authenticator app (or `oathtool --totp -b SECRET`)."
-        )
-    if settings.mail.kind == "folder":
-        click.echo(
-            f"Mail is written to {settings.mail.folder}/ (DOKPORTAL_MAIL__KIND=smtp to send)"
-        )
+    code, staff_lines = _run(seed_demo(settings))
+    print_demo(settings, code, staff_lines)
 
 
 @main.command()
@@ -209,9 +105,9 @@ def run(host: str, port: int) -> None:
         settings.storage.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     db.configure(settings)
     _run(db.migrate())
-    code, staff_lines = _run(_seed_demo(settings))
+    code, staff_lines = _run(seed_demo(settings))
     click.echo("")
-    _print_demo(settings, code, staff_lines)
+    print_demo(settings, code, staff_lines)
     click.echo(f"\nDokportal is running at {settings.public_base_url}  (Ctrl+C stops it)\n")
     _serve(settings, host, port)
 
