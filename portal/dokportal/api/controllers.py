@@ -48,7 +48,9 @@ class ExportApiController(Controller):
     async def list_submissions(
         self,
         request: AnyRequest,
-        since: int = Parameter(default=0, ge=0, description="Last cursor you processed"),
+        since: int = Parameter(
+            default=0, ge=0, le=2**31 - 1, description="Last cursor you processed"
+        ),
         limit: int = Parameter(default=100, ge=1, le=500),
     ) -> SubmissionPage:
         page = await services.submissions_since(since, limit)

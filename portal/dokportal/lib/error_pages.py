@@ -31,7 +31,9 @@ def _page(request: AnyRequest, error: PortalError) -> Response[Any]:
             content={"error": error.message % error.params if error.params else error.message},
             status_code=error.status_code,
         )
-    template = render_error(request, error)
+    # Staff pages keep the workspace layout for their errors.
+    staff = request.url.path.startswith("/staff")
+    template = render_error(request, error, "staff/error.html" if staff else "error.html")
     return template  # Template is a Response subclass
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 import httpx
 from litestar import Controller, Request, get, post
@@ -31,7 +32,13 @@ def field(data: dict[str, str], name: str, limit: int = 256) -> str:
 
 def _safe_next(target: str) -> str:
     """Only our own staff pages: never an open redirect."""
-    if target.startswith("/staff") and not target.startswith("//") and "\\" not in target:
+    if (
+        target.startswith("/staff")
+        and not target.startswith("//")
+        and "\\" not in target
+        and target.isprintable()
+        and " " not in target
+    ):
         return target
     return "/staff"
 
@@ -98,15 +105,24 @@ class StaffAuthController(Controller):
         set_staff_cookie(
             request, await services.start_session(account.id, stage, "local", settings.staff)
         )
-        target = "/staff/signin/code" if stage == NEEDS_TOTP else "/staff/enrol"
-        return Redirect(path=target, status_code=303)
+        if stage != NEEDS_TOTP:
+            return Redirect(path="/staff/enrol", status_code=303)
+        after = _safe_next(field(data, "next"))
+        query = f"?{urlencode({'next': after})}" if after != "/staff" else ""
+        return Redirect(path=f"/staff/signin/code{query}", status_code=303)
 
     @get("/signin/code", name="staff_code")
     async def code_form(self, request: AnyRequest) -> Template | Redirect:
         ctx = await staff_session(request)
         if ctx is None or ctx.stage != NEEDS_TOTP:
             return Redirect(path="/staff/signin", status_code=303)
-        return staff_page(request, None, "staff/code.html", name=ctx.account.display_name)
+        return staff_page(
+            request,
+            None,
+            "staff/code.html",
+            name=ctx.account.display_name,
+            next=_safe_next(request.query_params.get("next", "")),
+        )
 
     @post("/signin/code", status_code=303)
     async def code(self, request: AnyRequest, data: Form) -> Template | Redirect:
@@ -135,9 +151,10 @@ class StaffAuthController(Controller):
                 status=error.status_code,
                 error=error,
                 name=ctx.account.display_name,
+                next=_safe_next(field(data, "next")),
             )
         await _finish(request, ctx, method)
-        return Redirect(path="/staff", status_code=303)
+        return Redirect(path=_safe_next(field(data, "next")), status_code=303)
 
     @get("/enrol", name="staff_enrol")
     async def enrol_form(self, request: AnyRequest) -> Template | Redirect:

@@ -201,7 +201,7 @@ class WorkspaceController(Controller):
             target: int | None = staff.id
         elif raw == "":
             target = None
-        elif raw.isdigit():
+        elif raw.isdigit() and len(raw) <= 9:
             target = int(raw)
         else:
             raise BadRequest("Please choose a colleague from your team.")

@@ -334,10 +334,34 @@ async def test_guessing_ids_never_reveals(client: PortalClient, world: dict[str,
             "/staff/submissions/BG-2026-999999/files/0",
             "/staff/customers/222B000002",
             "/staff/customers/999Z999999",
+            "/staff/submissions/BG-2026-000001/files/99999999999999999999",
         ),
+        "admin": ("/staff/admin/tokens/99999999999999999999",),
     }.items():
         client.cookies.clear()
         for name, value in cookies[who].items():
             client.cookies.set(name, value)
         for url in urls:
             assert (await client.get(url)).status_code == 404, (who, url)
+    # Ids beyond a database integer are "not found" too, never a driver error (500).
+    huge = "99999999999999999999"
+    for who, url in (
+        ("customer", f"/notices/{huge}"),
+        ("lead", f"/staff/mail/{huge}/retry"),
+        ("lead", f"/staff/access-requests/{huge}/done"),
+        ("admin", f"/staff/admin/tokens/{huge}/revoke"),
+    ):
+        client.cookies.clear()
+        for name, value in cookies[who].items():
+            client.cookies.set(name, value)
+        if url.startswith("/notices"):
+            assert (await client.get(url)).status_code == 404, url
+            continue
+        token = await csrf_of(client, "/signin")
+        for name, value in cookies[who].items():
+            client.cookies.set(name, value)
+        assert (await client.post(url, data={"_csrf": token})).status_code == 404, url
+    api = {"authorization": f"Bearer {world['api_token']}"}
+    client.cookies.clear()
+    for url in (f"/api/v1/submissions?since={huge}", f"/api/v1/submissions/X/files/{huge}"):
+        assert (await client.get(url, headers=api)).status_code in (400, 404), url

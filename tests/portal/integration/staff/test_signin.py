@@ -168,3 +168,41 @@ def test_totp_window_and_replay_rules() -> None:
     assert totp.matching_step(secret, totp.code_at(secret, step - 2), 0, 1, now) is None
     assert totp.matching_step(secret, totp.code_at(secret, step), step, 1, now) is None
     assert totp.matching_step(secret, "12345", 0, 1, now) is None
+
+
+async def test_sign_in_returns_to_the_page_asked_for(
+    client: PortalClient, settings: Settings
+) -> None:
+    member = await make_staff(settings, "sb8", "caseworker", "team-a")
+    asked = await client.get("/staff/customers")
+    assert asked.headers["location"] == "/staff/signin?next=/staff/customers"
+    page = await client.get(asked.headers["location"])
+    assert 'name="next" value="/staff/customers"' in page.text
+    first = await staff_post(
+        client,
+        "/staff/signin",
+        {"username": "sb8", "password": STAFF_PASSWORD, "next": "/staff/customers"},
+    )
+    assert first.headers["location"] == "/staff/signin/code?next=%2Fstaff%2Fcustomers"
+    done = await staff_post(
+        client,
+        "/staff/signin/code",
+        {"code": member.code(), "next": "/staff/customers"},
+        first.headers["location"],
+    )
+    assert done.headers["location"] == "/staff/customers"
+    # Never anywhere else.
+    client.cookies.clear()
+    await staff_post(client, "/staff/signin", {"username": "sb8", "password": STAFF_PASSWORD})
+    evil = await staff_post(
+        client,
+        "/staff/signin/code",
+        {"code": member.code(member_step_after(member)), "next": "//evil.example/staff"},
+        "/staff/signin/code",
+    )
+    assert evil.headers["location"] == "/staff"
+
+
+def member_step_after(member: object) -> int:
+    """The next step: the current one was just used (a code works once)."""
+    return totp.current_step() + 1
