@@ -83,7 +83,10 @@ def activation_letter(
         align = direction(right_to_left)
         line(t(TITLE), size=14, height=8, align=align)
         for number, step in enumerate(STEPS, start=1):
-            line(f"{number}. {t(step)}", align=align)
+            # fpdf2 shapes runs but has no paragraph direction: in right-to-left text the
+            # number goes last in logical order so that it shows on the right.
+            text = f"{t(step)} .{number}" if right_to_left else f"{number}. {t(step)}"
+            line(text, align=align)
         line(
             t(VALIDITY) % {"date": valid_until},
             align=align,
