@@ -104,7 +104,7 @@ class WorkspaceController(Controller):
             staff,
             "staff/submission.html",
             submission=submission,
-            customer=customer,
+            person=customer,
             files=files,
             sizes=[file_size(f.size, lang) for f in files],
             notes=await services.notes_of(submission.id),

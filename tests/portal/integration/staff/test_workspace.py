@@ -73,6 +73,7 @@ async def test_open_view_and_download_decrypted(
     page = await client.get(f"/staff/submissions/{reference}")
     assert page.status_code == 200
     assert "foto.jpg" in page.text and "Anbei" in page.text
+    assert "Erika Mustermann" in page.text  # the customer, linked
     inline = await client.get(f"/staff/submissions/{reference}/files/0?inline=1")
     assert inline.content == scene["photo"]
     assert inline.headers["content-disposition"].startswith("inline;")
