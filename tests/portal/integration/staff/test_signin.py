@@ -206,3 +206,19 @@ async def test_sign_in_returns_to_the_page_asked_for(
 def member_step_after(member: object) -> int:
     """The next step: the current one was just used (a code works once)."""
     return totp.current_step() + 1
+
+
+async def test_staff_sessions_idle_out_and_end(client: PortalClient, settings: Settings) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    member = await make_staff(settings, "sb9", "caseworker", "team-a")
+    use(client, await staff_cookies(settings, member))
+    assert (await client.get("/staff")).status_code == 200
+    idle = timedelta(minutes=settings.staff.session_idle_minutes + 1)
+    await StaffSession.update({StaffSession.last_seen_at: datetime.now(UTC) - idle}, force=True)
+    assert (await client.get("/staff")).status_code == 303
+    use(client, await staff_cookies(settings, member))
+    await StaffSession.update(
+        {StaffSession.expires_at: datetime.now(UTC) - timedelta(seconds=1)}, force=True
+    )
+    assert (await client.get("/staff")).status_code == 303
