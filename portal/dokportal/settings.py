@@ -56,6 +56,8 @@ class TenantSettings(BaseModel):
     categories: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: list(DEFAULT_CATEGORIES)
     )
+    # Address lines under the name on activation letters, separated by " | ".
+    letterhead: str = Field("", max_length=500)
 
     _split = field_validator("languages", "categories", mode="before")(_split_csv)
 

@@ -160,6 +160,7 @@ class CustomerController(Controller):
         pdf = activation_letter(
             LetterData(
                 tenant=settings.tenant.name,
+                letterhead=settings.tenant.letterhead,
                 customer_name=customer.display_name,
                 customer_number=customer.customer_number,
                 code=code,

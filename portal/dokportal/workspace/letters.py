@@ -25,6 +25,7 @@ STEPS = (
 @dataclass(frozen=True)
 class LetterData:
     tenant: str
+    letterhead: str
     customer_name: str
     customer_number: str
     code: str
@@ -70,7 +71,9 @@ def activation_letter(
     # Letterhead.
     direction(False)
     line(data.tenant, size=16, height=8)
-    line("Dokportal", size=9)
+    for part in data.letterhead.split("|"):
+        if part.strip():
+            line(part.strip(), size=9, height=4.5)
     pdf.ln(2)
     pdf.line(pdf.l_margin, pdf.get_y(), pdf.l_margin + width, pdf.get_y())
     pdf.ln(6)

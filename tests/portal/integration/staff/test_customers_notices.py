@@ -5,17 +5,29 @@ from __future__ import annotations
 import io
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from pypdf import PdfReader
 
 from dokportal import tasks
 from dokportal.accounts.tables import Customer
+from dokportal.app import create_app
 from dokportal.mail.tables import MailJob
 from dokportal.notices.delivery import deemed_received
 from dokportal.notices.tables import Notice
 from dokportal.settings import Settings
 from dokportal.storage.factory import build_store
-from tests.portal.conftest import PASSWORD, Person, PortalClient, activate, csrf_of, sign_in
+from tests.portal.conftest import (
+    PASSWORD,
+    Person,
+    PortalClient,
+    _empty_tables,
+    activate,
+    csrf_of,
+    make_settings,
+    portal_client,
+    sign_in,
+)
 from tests.portal.integration.staff.conftest import (
     make_staff,
     staff_cookies,
@@ -60,15 +72,23 @@ async def _letter_code(client: PortalClient, number: str) -> tuple[str, str]:
     return match.group(0), text
 
 
-async def test_create_customer_print_letter_and_activate(
-    client: PortalClient, settings: Settings
-) -> None:
+async def test_create_customer_print_letter_and_activate(tmp_path: Path, database_url: str) -> None:
+    settings = make_settings(
+        tmp_path, database_url, tenant={"letterhead": "Bergstraße 1 | 64283 Darmstadt"}
+    )
+    await _empty_tables()
+    async with portal_client(create_app(settings)) as client:
+        await _letter_flow(client, settings)
+
+
+async def _letter_flow(client: PortalClient, settings: Settings) -> None:
     staff = await _lead(client, settings)
     created = await _create(client, email="olena@example.org", date_of_birth="1990-05-17")
     assert created.status_code == 303
     assert created.headers["location"] == "/staff/customers/456B000001?created=1"
     code, text = await _letter_code(client, "456B000001")
     assert "Kundennummer" in text and "456B000001" in text
+    assert "64283 Darmstadt" in text
     assert "/activate" in text
     assert "Введіть" in text  # the Ukrainian instructions, next to the German ones
     # A second letter: the first code stops working.
