@@ -76,17 +76,18 @@ clean: ## Remove caches (keeps ./var with your demo data)
 
 KEYWORDS := -k N_ -k tr -k translate:2 -k BadRequest -k Forbidden -k NotFound -k TooLarge \
 	-k UnsupportedType -k TooManyAttempts -k ServiceUnavailable -k PortalError \
-	-k ActivationFailed -k SignInFailed
+	-k ActivationFailed -k SignInFailed \
+	-k StaffSignInFailed -k ApiUnauthorized
 LOCALES  := portal/dokportal/locales
 LANGS    := de en uk ar tr ru fa
 
 .PHONY: messages
 messages: install ## Extract translatable text and merge it into every language's catalog
-	$(BIN)/pybabel extract -F babel.cfg $(KEYWORDS) --no-location --sort-output \
+	$(BIN)/pybabel extract -F babel.cfg $(KEYWORDS) --no-location --sort-output --width=100 \
 		--project=Dokportal --copyright-holder="Dokportal" -o $(LOCALES)/messages.pot .
 	@for lang in $(LANGS); do \
 		po=$(LOCALES)/$$lang/LC_MESSAGES/messages.po; \
-		if [ -f $$po ]; then $(BIN)/pybabel update -i $(LOCALES)/messages.pot -l $$lang -o $$po --no-fuzzy-matching --ignore-obsolete; \
+		if [ -f $$po ]; then $(BIN)/pybabel update -i $(LOCALES)/messages.pot -l $$lang -o $$po --no-fuzzy-matching --ignore-obsolete --width=100; \
 		else $(BIN)/pybabel init -i $(LOCALES)/messages.pot -l $$lang -o $$po; fi; \
 	done
 

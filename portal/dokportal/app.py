@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from litestar import Litestar, Request, get
+from litestar import Litestar, Request, Router, get
 from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Response
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
-from dokportal import db
+from dokportal import db, tasks
 from dokportal.accounts.controllers import AccountController
+from dokportal.accounts.profile import AccessRequestController, ProfileController
+from dokportal.api.admin_pages import TokenAdminController
+from dokportal.api.controllers import ExportApiController
+from dokportal.audit.controllers import AuditController
 from dokportal.crypto.keyring import Keyring
 from dokportal.documents.controllers import DocumentController
 from dokportal.info.controllers import InfoController
@@ -26,9 +35,14 @@ from dokportal.lib.runtime import Runtime, runtime_of
 from dokportal.lib.web import CookieWriter, prepare_request
 from dokportal.notices.controllers import NoticeController
 from dokportal.settings import Settings
+from dokportal.staff.controllers import OidcController, StaffAuthController
+from dokportal.staff.guards import StaffSignInRequired, redirect_to_staff_signin
 from dokportal.storage.errors import StorageError
 from dokportal.storage.factory import build_store
 from dokportal.webapp.controllers import WebAppController
+from dokportal.workspace.controllers import WorkspaceController
+from dokportal.workspace.customer_pages import CustomerController
+from dokportal.workspace.notice_pages import StaffNoticeController
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 log = logging.getLogger("dokportal")
@@ -75,19 +89,44 @@ def create_app(settings: Settings, *, keyring: Keyring | None = None) -> Litesta
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         await db.prepare(engine)
         await db.open_pool(engine)
+        worker = None
+        if settings.worker.enabled:
+            # Mail delivery, reminders and retention (dokportal/tasks.py).
+            worker = asyncio.create_task(tasks.loop(settings, runtime.store))
         try:
             yield
         finally:
+            if worker is not None:
+                worker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker
             await db.close_pool(engine)
 
     templates = TemplateConfig(directory=PACKAGE_DIR / "templates", engine=JinjaTemplateEngine)
     app = Litestar(
         route_handlers=[
-            AccountController,
-            DocumentController,
-            NoticeController,
-            InfoController,
-            WebAppController,
+            # HTML pages stay out of the OpenAPI document, which describes only /api/v1.
+            Router(
+                path="/",
+                include_in_schema=False,
+                route_handlers=[
+                    AccountController,
+                    InfoController,
+                    WebAppController,
+                    DocumentController,
+                    NoticeController,
+                    ProfileController,
+                    AccessRequestController,
+                    StaffAuthController,
+                    OidcController,
+                    WorkspaceController,
+                    CustomerController,
+                    StaffNoticeController,
+                    TokenAdminController,
+                    AuditController,
+                ],
+            ),
+            ExportApiController,
             healthz,
             readyz,
             create_static_files_router(
@@ -100,9 +139,25 @@ def create_app(settings: Settings, *, keyring: Keyring | None = None) -> Litesta
             DefineMiddleware(CookieWriter),
         ],
         template_config=templates,
-        exception_handlers=EXCEPTION_HANDLERS,
+        exception_handlers={
+            **EXCEPTION_HANDLERS,
+            StaffSignInRequired: redirect_to_staff_signin,
+        },
         lifespan=[lifespan],
-        openapi_config=None,
+        openapi_config=OpenAPIConfig(
+            title="Dokportal export API",
+            version="1.0.0",
+            path="/schema",
+            # Machine-readable only: the HTML viewers load script from elsewhere.
+            render_plugins=[JsonRenderPlugin(), YamlRenderPlugin()],
+            components=Components(
+                security_schemes={
+                    "token": SecurityScheme(
+                        type="http", scheme="bearer", description="Per-integration API token"
+                    )
+                }
+            ),
+        ),
         # Forms are small; the upload route reads its own stream with its own limit.
         request_max_body_size=1024 * 1024,
         debug=False,

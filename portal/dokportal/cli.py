@@ -1,4 +1,5 @@
-"""The ``dokportal`` command: run, serve, migrate, demo data, customers, notices, keys, storage."""
+"""The ``dokportal`` command: run, serve, migrate, demo data, customers, notices, keys, storage;
+staff, token, audit, retention and worker come from cli_staff.py."""
 
 from __future__ import annotations
 
@@ -13,12 +14,12 @@ from typing import Any, TypeVar
 
 import click
 
+from dokportal.demo import DEMO_CUSTOMER, DEMO_STAFF, print_demo, seed_demo
 from dokportal.settings import Settings, describe_errors
 
-T = TypeVar("T")
+__all__ = ["DEMO_CUSTOMER", "DEMO_STAFF", "main"]
 
-DEMO_CUSTOMER = "123D000001"
-DEMO_STAFF = "demo.sachbearbeitung"
+T = TypeVar("T")
 
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
@@ -76,56 +77,16 @@ def migrate() -> None:
     _run(db.migrate())
 
 
-async def _seed_demo(settings: Settings) -> tuple[str | None, str | None]:
-    from dokportal.accounts.passwords import hash_password
-    from dokportal.accounts.services import issue_activation_code
-    from dokportal.accounts.tables import Customer, StaffUser
-
-    code: str | None = None
-    staff_password: str | None = None
-    customer = await Customer.objects().where(Customer.customer_number == DEMO_CUSTOMER).first()
-    if customer is None:
-        customer = Customer(
-            customer_number=DEMO_CUSTOMER,
-            display_name="Erika Mustermann",
-            preferred_language=settings.tenant.default_language,
-        )
-        await customer.save()
-    if customer.activated_at is None:
-        code = await issue_activation_code(customer.id, settings.security.activation_code_days)
-    if not await StaffUser.exists().where(StaffUser.username == DEMO_STAFF):
-        staff_password = secrets.token_urlsafe(12)
-        await StaffUser(
-            username=DEMO_STAFF,
-            display_name="Demo Sachbearbeitung",
-            role="caseworker",
-            password_hash=hash_password(staff_password),
-        ).save()
-    return code, staff_password
-
-
 @main.command()
 def demo() -> None:
-    """Seed the demo customer and caseworker; print a fresh activation code if needed."""
+    """Seed the demo customer and staff; print a fresh activation code if needed."""
     from dokportal import db
 
     settings = load_settings()
+    ensure_keyring(settings)
     db.configure(settings)
-    code, staff_password = _run(_seed_demo(settings))
-    _print_demo(settings, code, staff_password)
-
-
-def _print_demo(settings: Settings, code: str | None, staff_password: str | None) -> None:
-    click.echo(f"Tenant:            {settings.tenant.name}")
-    click.echo(f"Demo customer:     customer number {DEMO_CUSTOMER}")
-    if code:
-        click.echo(
-            f"Activation code:   {code}   (one-time; open {settings.public_base_url}/activate)"
-        )
-    else:
-        click.echo("                   already activated: sign in with the password you chose")
-    if staff_password:
-        click.echo(f"Demo caseworker:   {DEMO_STAFF} / {staff_password}  (shown once)")
+    code, staff_lines = _run(seed_demo(settings))
+    print_demo(settings, code, staff_lines)
 
 
 @main.command()
@@ -144,9 +105,9 @@ def run(host: str, port: int) -> None:
         settings.storage.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     db.configure(settings)
     _run(db.migrate())
-    code, staff_password = _run(_seed_demo(settings))
+    code, staff_lines = _run(seed_demo(settings))
     click.echo("")
-    _print_demo(settings, code, staff_password)
+    print_demo(settings, code, staff_lines)
     click.echo(f"\nDokportal is running at {settings.public_base_url}  (Ctrl+C stops it)\n")
     _serve(settings, host, port)
 
@@ -358,3 +319,12 @@ def keys_rewrap() -> None:
         f"examined {report.examined} stored files, rewrapped {report.rewrapped} "
         f"to key {keyring.primary_id}"
     )
+
+
+def _register_staff_commands() -> None:
+    from dokportal.cli_staff import register
+
+    register(main)
+
+
+_register_staff_commands()

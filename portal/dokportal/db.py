@@ -44,15 +44,25 @@ def build_engine(database_url: str) -> Engine[Any]:
 
 def all_tables() -> list[type[Table]]:
     """Every table of every domain, in dependency order."""
-    from dokportal.accounts.tables import ActivationCode, Customer, StaffUser, Throttle
+    from dokportal.accounts.tables import AccessRequest, ActivationCode, Customer, Throttle
     from dokportal.accounts.tables import Session as SessionRow
+    from dokportal.api.tables import ApiToken
+    from dokportal.audit.tables import AuditEvent
     from dokportal.documents.tables import Submission, SubmissionFile
     from dokportal.files.tables import StoredFile
+    from dokportal.mail.tables import MailJob
     from dokportal.notices.tables import Notice
+    from dokportal.staff.tables import OidcLogin, RecoveryCode, StaffAccount, StaffSession, Team
+    from dokportal.workspace.tables import Note
 
     return [
+        Team,
+        StaffAccount,
+        StaffSession,
+        RecoveryCode,
+        OidcLogin,
         Customer,
-        StaffUser,
+        AccessRequest,
         ActivationCode,
         SessionRow,
         Throttle,
@@ -60,6 +70,10 @@ def all_tables() -> list[type[Table]]:
         Submission,
         SubmissionFile,
         Notice,
+        Note,
+        MailJob,
+        ApiToken,
+        AuditEvent,
     ]
 
 

@@ -10,10 +10,15 @@ from piccolo.conf.apps import AppRegistry
 
 APP_REGISTRY = AppRegistry(
     apps=[
+        "dokportal.staff.piccolo_app",
         "dokportal.accounts.piccolo_app",
         "dokportal.files.piccolo_app",
         "dokportal.documents.piccolo_app",
         "dokportal.notices.piccolo_app",
+        "dokportal.workspace.piccolo_app",
+        "dokportal.mail.piccolo_app",
+        "dokportal.api.piccolo_app",
+        "dokportal.audit.piccolo_app",
     ]
 )
 

@@ -20,6 +20,7 @@ from dokportal.i18n import N_
 
 SUPPORTED_LANGUAGES: tuple[str, ...] = ("de", "en", "uk", "ar", "tr", "ru", "fa")
 RTL_LANGUAGES: frozenset[str] = frozenset({"ar", "fa"})
+STAFF_ROLES: tuple[str, ...] = ("caseworker", "team_lead", "admin")
 
 DEFAULT_CATEGORIES: dict[str, str] = {
     # key → msgid of its label; the gettext catalogs translate the label.
@@ -61,6 +62,8 @@ class TenantSettings(BaseModel):
         "kontakt@jobcenter-bergstrasse.example", pattern=r"^[^@\s]+@[^@\s]+$", max_length=200
     )
     contact_phone: str = Field("06251 0000-0", min_length=3, max_length=40)
+    # Address lines under the name on activation letters, separated by " | ".
+    letterhead: str = Field("", max_length=500)
 
     _split = field_validator("languages", "categories", mode="before")(_split_csv)
 
@@ -172,6 +175,103 @@ class SecuritySettings(BaseModel):
     password_min_length: int = Field(10, ge=8, le=128)
 
 
+class StaffSettings(BaseModel):
+    """Staff sign-in: TOTP window and guessing limits for the second factor."""
+
+    # Accept the previous and next 30-second step too: phone clocks drift.
+    totp_valid_window: int = Field(1, ge=0, le=2)
+    # Wrong TOTP or recovery codes before the staff account is locked (lockout_minutes).
+    max_failed_codes: int = Field(5, ge=1, le=100)
+    # Staff sessions idle out sooner than customers': workstations are shared.
+    session_idle_minutes: int = Field(30, ge=1, le=24 * 60)
+    session_absolute_hours: int = Field(10, ge=1, le=24)
+    recovery_codes: int = Field(10, ge=4, le=20)
+
+
+class OidcSettings(BaseModel):
+    """Optional staff sign-in through the county's identity provider (code flow + PKCE)."""
+
+    enabled: bool = False
+    # The issuer URL; its /.well-known/openid-configuration is read at sign-in.
+    issuer: str = ""
+    client_id: str = ""
+    client_secret: SecretStr = SecretStr("")
+    scopes: str = "openid profile email"
+    # The claim holding the user's groups, and which group means which role and team:
+    # ``group=role`` or ``group=role:team``, comma-separated (admins need no team).
+    group_claim: str = "groups"
+    role_map: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
+    # The IdP is the one place that enforces its own second factor for these accounts.
+    label: str = "Single sign-on"
+
+    @field_validator("role_map", mode="before")
+    @classmethod
+    def _parse_map(cls, value: object) -> object:
+        if isinstance(value, str):
+            pairs = [item.strip() for item in value.split(",") if item.strip()]
+            return dict(pair.split("=", 1) for pair in pairs if "=" in pair)
+        return value
+
+    @field_validator("role_map")
+    @classmethod
+    def _known_roles(cls, value: dict[str, str]) -> dict[str, str]:
+        for group, target in value.items():
+            role = target.split(":", 1)[0]
+            if role not in STAFF_ROLES:
+                raise ValueError(f"group {group!r} maps to unknown role {role!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _complete(self) -> OidcSettings:
+        if self.enabled and not (self.issuer and self.client_id):
+            raise ValueError("OIDC needs issuer and client_id when enabled")
+        return self
+
+
+class MailSettings(BaseModel):
+    """Notification mail. ``folder`` writes .eml files (the demo); ``smtp`` sends them."""
+
+    kind: Literal["folder", "smtp", "off"] = "folder"
+    folder: Path = Path("var/mail")
+    host: str = "localhost"
+    port: int = Field(587, ge=1, le=65535)
+    # starttls on 587, tls (implicit) on 465, none only inside a trusted network.
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    username: str = ""
+    password: SecretStr = SecretStr("")
+    sender: str = "dokportal@localhost"
+    timeout_seconds: float = Field(20, gt=0, le=300)
+    # A failed mail is retried with exponential backoff; after the last try it stays
+    # visible as failed in the workspace instead of disappearing.
+    max_attempts: int = Field(8, ge=1, le=50)
+    backoff_seconds: int = Field(60, ge=1, le=24 * 3600)
+
+
+class DeliverySettings(BaseModel):
+    """Notices provided for retrieval (§ 37 (2a) SGB X)."""
+
+    # Deemed delivered on this day after the notification was sent. Four since the
+    # Postrechtsmodernisierungsgesetz (in force 1 January 2025); three before that.
+    deemed_received_days: int = Field(4, ge=1, le=30)
+    # A reminder mail goes out if the notice is still unopened after this many days.
+    reminder_after_days: int = Field(3, ge=1, le=60)
+    # Access requests may send a one-time activation link where an address is on record.
+    activation_links_by_mail: bool = False
+
+
+class RetentionSettings(BaseModel):
+    """How long transferred submissions stay after the e-file acknowledged them."""
+
+    delete_transferred_after_days: int = Field(30, ge=0, le=3650)
+
+
+class WorkerSettings(BaseModel):
+    """The in-process periodic task (mail delivery, reminders, retention)."""
+
+    enabled: bool = True
+    interval_seconds: int = Field(30, ge=1, le=3600)
+
+
 class Settings(BaseSettings):
     """Everything configurable about one tenant's portal process."""
 
@@ -186,6 +286,12 @@ class Settings(BaseSettings):
     storage: StorageSettings = StorageSettings()
     upload: UploadSettings = UploadSettings()
     security: SecuritySettings = SecuritySettings()
+    staff: StaffSettings = StaffSettings()
+    oidc: OidcSettings = OidcSettings()
+    mail: MailSettings = MailSettings()
+    delivery: DeliverySettings = DeliverySettings()
+    retention: RetentionSettings = RetentionSettings()
+    worker: WorkerSettings = WorkerSettings()
 
     # sqlite:///path or postgresql://user:pass@host:port/db
     database_url: SecretStr = SecretStr("sqlite:///var/dokportal.sqlite3")

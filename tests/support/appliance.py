@@ -47,13 +47,15 @@ def clean_env(workdir: Path) -> dict[str, str]:
 
 
 @contextmanager
-def running_appliance(workdir: Path, timeout: float = 60) -> Iterator[Appliance]:
+def running_appliance(
+    workdir: Path, timeout: float = 60, env: dict[str, str] | None = None
+) -> Iterator[Appliance]:
     """Start ``dokportal run`` in ``workdir``; wait until it serves; stop it afterwards."""
     port = free_port()
     process = subprocess.Popen(
         [DOKPORTAL, "run", "--port", str(port)],
         cwd=workdir,
-        env=clean_env(workdir),
+        env={**clean_env(workdir), **(env or {})},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -94,11 +96,13 @@ def running_appliance(workdir: Path, timeout: float = 60) -> Iterator[Appliance]
             process.stdout.close()
 
 
-def cli(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def cli(
+    workdir: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [DOKPORTAL, *args],
         cwd=workdir,
-        env=clean_env(workdir),
+        env={**clean_env(workdir), **(env or {})},
         capture_output=True,
         text=True,
         check=False,

@@ -12,6 +12,7 @@ from litestar.response import Redirect, Template
 
 from dokportal.accounts import services
 from dokportal.accounts.services import ActivationFailed
+from dokportal.audit import Actor, record
 from dokportal.lib.errors import PortalError
 from dokportal.lib.runtime import runtime_of
 from dokportal.lib.web import page_state, queue_cookie, render, session_cookie_name
@@ -85,10 +86,15 @@ class AccountController(Controller):
     @get("/activate", name="activate")
     async def activate_form(self, request: AnyRequest) -> Template:
         settings = runtime_of(request).settings
+        # A one-time link from an access-request mail arrives with both fields filled in.
+        query = request.query_params
         return render(
             request,
             "accounts/activate.html",
-            form={},
+            form={
+                "customer_number": query.get("customer_number", "")[:32],
+                "code": query.get("code", "")[:64],
+            },
             min_length=settings.security.password_min_length,
         )
 
@@ -119,6 +125,12 @@ class AccountController(Controller):
                 min_length=settings.security.password_min_length,
             )
         _start_session_cookie(request, await services.start_session(customer.id, settings.security))
+        await record(
+            Actor(kind="customer", id=customer.customer_number, source_ip=_client(request)),
+            "customer.activated",
+            "customer",
+            customer.customer_number,
+        )
         return Redirect(path="/?welcome=1", status_code=303)
 
     @post("/signout", status_code=303)

@@ -12,6 +12,6 @@ APP_CONFIG = AppConfig(
     app_name="accounts",
     migrations_folder_path=os.path.join(CURRENT_DIRECTORY, "piccolo_migrations"),
     table_classes=table_finder(modules=["dokportal.accounts.tables"], exclude_imported=True),
-    migration_dependencies=[],
+    migration_dependencies=["dokportal.staff.piccolo_app"],
     commands=[],
 )

@@ -104,6 +104,8 @@ async def _activate(
             "This activation code has already been used or replaced. "
             "Please sign in, or ask your jobcenter for a new code."
         )
+    if customer.disabled_at is not None:
+        raise ActivationFailed("This access is locked. Please contact your jobcenter.")
     if row.expires_at < _now():
         raise ActivationFailed(
             "This activation code has expired. Please ask your jobcenter for a new code."
@@ -186,6 +188,8 @@ async def _sign_in(
                     time=clock_time(locked_until, timezone),
                 )
         raise SignInFailed("The customer number or the password is not correct.")
+    if customer.disabled_at is not None:
+        raise SignInFailed("This access is locked. Please contact your jobcenter.")
     changes: dict[Column | str, object] = {Customer.failed_logins: 0, Customer.locked_until: None}
     if needs_rehash(customer.password_hash):
         changes[Customer.password_hash] = await hash_password_async(password)
@@ -229,7 +233,7 @@ async def resume_session(token: str | None, rules: SecuritySettings) -> ActiveSe
         await Session.delete().where(Session.id == row.id)
         return None
     customer = await Customer.objects().where(Customer.id == row.customer).first()
-    if customer is None:
+    if customer is None or customer.disabled_at is not None:
         return None
     # Touch at most once a minute: keeps the idle timer honest without a write per request.
     if now - row.last_seen_at > timedelta(minutes=1):

@@ -1,17 +1,21 @@
-"""Accounts: customers, staff, activation codes, sessions and guessing throttles."""
+"""Accounts: customers, activation codes, sessions, throttles and access requests."""
 
 from __future__ import annotations
 
 from piccolo.columns import (
     Boolean,
+    Date,
     ForeignKey,
     Integer,
     Serial,
     Timestamptz,
     Varchar,
 )
+from piccolo.columns.base import OnDelete
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
+
+from dokportal.staff.tables import Team
 
 
 class Customer(Table, tablename="customer"):
@@ -28,18 +32,16 @@ class Customer(Table, tablename="customer"):
     failed_logins = Integer(default=0)
     locked_until = Timestamptz(null=True, default=None)
     created_at = Timestamptz(default=TimestamptzNow())
-
-
-class StaffUser(Table, tablename="staff_user"):
-    """A caseworker, team lead or admin of the office."""
-
-    id = Serial(primary_key=True)
-
-    username = Varchar(length=64, unique=True, index=True)
-    display_name = Varchar(length=200)
-    role = Varchar(length=16, default="caseworker")
-    password_hash = Varchar(length=255, default="")
-    created_at = Timestamptz(default=TimestamptzNow())
+    # Staff side (issue 4): the team in charge, contact for notifications, identity check
+    # for online access requests, a lock set by staff, and consent to electronic delivery
+    # of notices (separate from using uploads; revocable; null = no consent).
+    team = ForeignKey(
+        references=Team, null=True, default=None, index=True, on_delete=OnDelete.set_null
+    )
+    email = Varchar(length=254, default="")
+    date_of_birth = Date(null=True, default=None)
+    disabled_at = Timestamptz(null=True, default=None)
+    e_delivery_consent_at = Timestamptz(null=True, default=None)
 
 
 class ActivationCode(Table, tablename="activation_code"):
@@ -75,3 +77,15 @@ class Throttle(Table, tablename="throttle"):
     key = Varchar(length=128, unique=True, index=True)
     window_start = Timestamptz(default=TimestamptzNow())
     attempts = Integer(default=0)
+
+
+class AccessRequest(Table, tablename="access_request"):
+    """An online request for access whose data matched a customer: a letter to send."""
+
+    id = Serial(primary_key=True)
+
+    customer = ForeignKey(references=Customer, index=True)
+    # letter (queued for the team) or mail (a one-time link went to the address on record)
+    channel = Varchar(length=8, default="letter")
+    created_at = Timestamptz(default=TimestamptzNow())
+    handled_at = Timestamptz(null=True, default=None)

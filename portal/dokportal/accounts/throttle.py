@@ -6,10 +6,12 @@ sign in many times legitimately, while guessing shows up as failures.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 from dokportal.accounts.tables import Throttle
-from dokportal.lib.errors import TooManyAttempts
+from dokportal.lib.errors import PortalError, TooManyAttempts
 from dokportal.lib.formatting import clock_time
 
 
@@ -41,3 +43,24 @@ async def record_failure(key: str, window: timedelta) -> None:
         )
     else:
         await Throttle.update({Throttle.attempts: Throttle.attempts + 1}).where(Throttle.key == key)
+
+
+@asynccontextmanager
+async def counting_failures(
+    key: str, limit: int, window: timedelta, timezone: str = "UTC"
+) -> AsyncIterator[None]:
+    """Refuse while ``key`` is over its limit; count a failure when the block raises one
+    of our user-facing errors (wrong password, wrong code, locked account)."""
+    await ensure_allowed(key, limit, window, timezone)
+    try:
+        yield
+    except PortalError:
+        await record_failure(key, window)
+        raise
+
+
+async def hit(key: str, limit: int, window: timedelta, timezone: str = "UTC") -> None:
+    """Count every attempt: for requests whose success and failure must look the same
+    (an access request answers identically either way), so only the count can limit them."""
+    await ensure_allowed(key, limit, window, timezone)
+    await record_failure(key, window)

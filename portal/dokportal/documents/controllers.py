@@ -10,6 +10,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Response, Template
 
 from dokportal.accounts.guards import CurrentCustomer, provide_customer
+from dokportal.audit import Actor, record
 from dokportal.documents import services
 from dokportal.documents.multipart import parse_parts
 from dokportal.documents.receipt_pdf import receipt_pdf
@@ -151,6 +152,16 @@ class DocumentController(Controller):
             for stored in form.files:
                 await runtime.store.delete(stored.blob_id)
             raise
+        await record(
+            Actor(
+                kind="customer",
+                id=customer.customer_number,
+                source_ip=request.client.host if request.client else "",
+            ),
+            "submission.received",
+            "submission",
+            submission.reference,
+        )
         return Redirect(path=f"/documents/{submission.reference}?sent=1", status_code=303)
 
     @get("/documents/{reference:str}", name="receipt")

@@ -12,6 +12,10 @@ APP_CONFIG = AppConfig(
     app_name="documents",
     migrations_folder_path=os.path.join(CURRENT_DIRECTORY, "piccolo_migrations"),
     table_classes=table_finder(modules=["dokportal.documents.tables"], exclude_imported=True),
-    migration_dependencies=["dokportal.accounts.piccolo_app", "dokportal.files.piccolo_app"],
+    migration_dependencies=[
+        "dokportal.staff.piccolo_app",
+        "dokportal.accounts.piccolo_app",
+        "dokportal.files.piccolo_app",
+    ],
     commands=[],
 )

@@ -25,7 +25,15 @@ def sign_in_required(request: AnyRequest, _: SignInRequired) -> Response[Any]:
 
 
 def _page(request: AnyRequest, error: PortalError) -> Response[Any]:
-    template = render_error(request, error)
+    if request.url.path.startswith("/api/"):
+        # The export API answers machines: JSON in English, same status codes.
+        return Response(
+            content={"error": error.message % error.params if error.params else error.message},
+            status_code=error.status_code,
+        )
+    # Staff pages keep the workspace layout for their errors.
+    staff = request.url.path.startswith("/staff")
+    template = render_error(request, error, "staff/error.html" if staff else "error.html")
     return template  # Template is a Response subclass
 
 

@@ -21,13 +21,18 @@ from dokportal.i18n.catalogs import translations
 from dokportal.i18n.negotiation import COOKIE as LANG_COOKIE
 from dokportal.i18n.negotiation import NATIVE_NAMES, direction, negotiate
 from dokportal.lib import csrf
-from dokportal.lib.errors import Forbidden, PortalError, UnsupportedType
+from dokportal.lib.errors import Forbidden, NotFound, PortalError, UnsupportedType
 from dokportal.lib.runtime import runtime_of
 
 AnyRequest = Request[Any, Any, Any]
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# The largest id a database integer column holds (PostgreSQL's serial).
+MAX_ID = 2**31 - 1
 # Routes whose handler checks the CSRF field itself, in the stream (the upload).
 STREAM_CSRF = "csrf_in_stream"
+# Routes authenticated only by a bearer token in a header (the export API): no cookies are
+# read there, so there is nothing for a cross-site request to ride on; see api/guards.py.
+TOKEN_AUTH = "token_auth"  # noqa: S105 - an option name, not a secret
 
 
 def session_cookie_name(secure: bool) -> str:
@@ -66,6 +71,12 @@ def page_state(request: AnyRequest) -> PageState:
 async def prepare_request(request: AnyRequest) -> None:
     """Choose the language, make sure a CSRF cookie exists, find the session, check CSRF."""
     if request.url.path.startswith(("/static/", "/healthz", "/readyz")):
+        return
+    # Ids beyond a database integer are simply "not found" (rather than a driver error).
+    for value in request.path_params.values():
+        if isinstance(value, int) and abs(value) > MAX_ID:
+            raise NotFound("This page was not found.")
+    if request.route_handler.opt.get(TOKEN_AUTH):
         return
     runtime = runtime_of(request)
     settings = runtime.settings

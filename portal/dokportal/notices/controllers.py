@@ -10,6 +10,7 @@ from litestar.params import FromPath
 from litestar.response import Stream, Template
 
 from dokportal.accounts.guards import CurrentCustomer, provide_customer
+from dokportal.audit import Actor, record
 from dokportal.files import open_decrypted
 from dokportal.lib.downloads import attachment_headers
 from dokportal.lib.formatting import file_size, local_time
@@ -18,6 +19,12 @@ from dokportal.lib.web import page_state, render
 from dokportal.notices import services
 
 AnyRequest = Request[Any, Any, Any]
+
+
+def _actor(request: AnyRequest, number: str) -> Actor:
+    return Actor(
+        kind="customer", id=number, source_ip=request.client.host if request.client else ""
+    )
 
 
 class NoticeController(Controller):
@@ -50,6 +57,10 @@ class NoticeController(Controller):
         settings = runtime_of(request).settings
         lang = page_state(request).lang
         notice = await services.notice_for(customer.id, notice_id)
+        if notice.read_at is None:
+            await record(
+                _actor(request, customer.customer_number), "notice.opened", "notice", notice.id
+            )
         await services.mark_read(notice)
         stored = await services.stored_file(notice)
         return render(
@@ -68,6 +79,9 @@ class NoticeController(Controller):
         runtime = runtime_of(request)
         notice = await services.notice_for(customer.id, notice_id)
         stored = await services.stored_file(notice)
+        await record(
+            _actor(request, customer.customer_number), "notice.downloaded", "notice", notice.id
+        )
         await services.mark_downloaded(notice)
         headers = attachment_headers(stored.display_name)
         headers["content-length"] = str(stored.size)

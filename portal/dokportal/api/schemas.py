@@ -1,0 +1,51 @@
+"""What the export API returns (explicit schemas, never tables)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass
+class FileInfo:
+    position: int
+    name: str
+    content_type: str
+    size: int
+    sha256: str
+    url: str
+
+
+@dataclass
+class SubmissionSummary:
+    reference: str
+    status: str
+    category: str
+    created_at: datetime
+    customer_number: str
+    url: str
+
+
+@dataclass
+class SubmissionPage:
+    items: list[SubmissionSummary]
+    next_cursor: int
+
+
+@dataclass
+class SubmissionDetail:
+    reference: str
+    status: str
+    category: str
+    message: str
+    created_at: datetime
+    customer_number: str
+    customer_name: str
+    files: list[FileInfo]
+
+
+@dataclass
+class Acknowledged:
+    reference: str
+    status: str
+    changed: bool

@@ -1,0 +1,1 @@
+"""Notification mail: an outbox in the database, delivered with retries and backoff."""

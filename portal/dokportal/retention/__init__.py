@@ -1,0 +1,1 @@
+"""Deleting transferred submissions on schedule: blobs first, then rows."""

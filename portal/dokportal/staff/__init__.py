@@ -1,0 +1,1 @@
+"""Staff accounts (caseworkers, team leads, admins), teams, sign-in with TOTP or OIDC."""

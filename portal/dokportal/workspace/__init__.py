@@ -1,0 +1,1 @@
+"""The caseworker's workspace: inbox, submissions, customers, notices, exports."""
