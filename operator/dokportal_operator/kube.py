@@ -7,7 +7,9 @@ apply under the operator's own field manager.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,6 +89,27 @@ class Ref:
         return f"{self.kind} {where}{self.name}"
 
 
+@dataclass
+class WriteCount:
+    n: int = 0
+
+
+# The writes of the pass running in this asyncio task. Every Portal's loop is its own task and
+# passes of many Portals interleave, so a process-wide counter would mix them up.
+_pass_writes: ContextVar[WriteCount | None] = ContextVar("dokportal_pass_writes", default=None)
+
+
+@contextlib.contextmanager
+def counting_writes() -> Iterator[WriteCount]:
+    """Count the writes made inside this block by the current task (and what it awaits)."""
+    count = WriteCount()
+    token = _pass_writes.set(count)
+    try:
+        yield count
+    finally:
+        _pass_writes.reset(token)
+
+
 def status_code(error: ApiError) -> int:
     return int(getattr(error.status, "code", 0) or error.response.status_code)
 
@@ -98,6 +121,12 @@ class Kube:
         self._client = client
         # Every request that changes something; a pass that finds nothing to do adds none.
         self.writes = 0
+
+    def _wrote(self) -> None:
+        self.writes += 1
+        current = _pass_writes.get()
+        if current is not None:
+            current.n += 1
 
     @classmethod
     def from_environment(cls) -> Kube:
@@ -126,7 +155,7 @@ class Kube:
     async def apply(self, obj: Obj) -> Obj:
         """Server-side apply; `force` takes back fields someone else changed (drift)."""
         ref = Ref.of(obj)
-        self.writes += 1
+        self._wrote()
         applied = await self._client.patch(
             _resource(ref.kind),
             ref.name,
@@ -142,7 +171,7 @@ class Kube:
         """Create; None when it already exists (someone — maybe us before a restart — won)."""
         ref = Ref.of(obj)
         try:
-            self.writes += 1
+            self._wrote()
             created = await self._client.create(
                 _resource(ref.kind)(obj), field_manager=c.FIELD_MANAGER
             )
@@ -154,14 +183,14 @@ class Kube:
 
     async def replace(self, obj: Obj) -> Obj:
         """Replace with the object's resourceVersion: fails (409) if it changed meanwhile."""
-        self.writes += 1
+        self._wrote()
         replaced = await self._client.replace(
             _resource(obj["kind"])(obj), field_manager=c.FIELD_MANAGER
         )
         return _dict(replaced)
 
     async def merge_patch(self, ref: Ref, patch: Obj) -> Obj:
-        self.writes += 1
+        self._wrote()
         patched = await self._client.patch(
             _resource(ref.kind),
             ref.name,
@@ -175,7 +204,7 @@ class Kube:
     async def delete(self, ref: Ref) -> bool:
         """Delete in the background (dependents follow); False if it was already gone."""
         try:
-            self.writes += 1
+            self._wrote()
             await self._client.delete(
                 _resource(ref.kind),
                 ref.name,
@@ -189,7 +218,7 @@ class Kube:
         return True
 
     async def patch_portal_status(self, name: str, status: Obj) -> None:
-        self.writes += 1
+        self._wrote()
         await self._client.patch(
             _resource(c.KIND).Status,
             name,

@@ -15,7 +15,7 @@ import kopf
 
 from dokportal_operator import constants as c
 from dokportal_operator.context import Context, Logger
-from dokportal_operator.kube import Ref
+from dokportal_operator.kube import Ref, counting_writes
 from dokportal_operator.reconcile import reconcile
 
 _DEBOUNCE = 0.3  # seconds to let a burst of events settle before a pass
@@ -28,18 +28,18 @@ async def keep_portal(
     wake = ctx.wakeup(name)
     while not stopped:
         wake.clear()
-        writes = ctx.kube.writes
         try:
-            body = await ctx.kube.get(Ref(c.KIND, name))
-            if body is None or body["metadata"].get("deletionTimestamp"):
-                return
-            outcome = await reconcile(ctx, body, logger)
+            with counting_writes() as writes:
+                body = await ctx.kube.get(Ref(c.KIND, name))
+                if body is None or body["metadata"].get("deletionTimestamp"):
+                    return
+                outcome = await reconcile(ctx, body, logger)
             delay = outcome.delay
             # One line per pass; "0 writes" is what an idle resync must say.
             logger.info(
                 "pass done for %s: %d writes, settled=%s, next look in %.0fs",
                 name,
-                ctx.kube.writes - writes,
+                writes.n,
                 outcome.settled,
                 delay,
             )
