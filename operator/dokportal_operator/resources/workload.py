@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dokportal_operator import constants as c
-from dokportal_operator import helm, render
+from dokportal_operator import render
 from dokportal_operator.conditions import Condition
 from dokportal_operator.context import Context
 from dokportal_operator.errors import NeedsHuman
@@ -63,9 +63,7 @@ def rollout(deployment: Obj, desired: int) -> tuple[bool, bool, str]:
 
 async def ensure(ctx: Context, spec: PortalSpec, facts: render.WorkloadFacts) -> WorkloadState:
     values = render.chart_values(spec, facts)
-    rendered = await helm.template(
-        ctx.settings.helm, ctx.settings.chart, spec.namespace, values, ctx.settings.kube_version
-    )
+    rendered = await ctx.render_chart(spec.uid, spec.namespace, values)
     desired = render.workload(spec, rendered)
     selector = render.labels(spec, c.PART_WORKLOAD)
     live: dict[Ref, Obj] = {}
