@@ -51,6 +51,10 @@ class Context:
     storage_checked: dict[str, tuple[str, float]] = field(default_factory=dict)
     rendered: dict[str, tuple[str, list[Obj]]] = field(default_factory=dict)
     wakeups: dict[str, asyncio.Event] = field(default_factory=dict)
+    # Per Portal: what of it (besides status) the last event showed; see keep.wake_on_change.
+    portal_triggers: dict[str, str] = field(default_factory=dict)
+    # Per child: what of it a pass acts on, as its last event showed; see drift.wake_owner.
+    children_seen: dict[Ref, str] = field(default_factory=dict)
 
     def wakeup(self, portal: str) -> asyncio.Event:
         return self.wakeups.setdefault(portal, asyncio.Event())

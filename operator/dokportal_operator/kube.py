@@ -121,12 +121,29 @@ class Kube:
         self._client = client
         # Every request that changes something; a pass that finds nothing to do adds none.
         self.writes = 0
+        # The resourceVersion each object had after our last write to it: a watch event with
+        # that version is the echo of our own write, not news (see `is_own_write`).
+        self._written: dict[Ref, str] = {}
 
     def _wrote(self) -> None:
         self.writes += 1
         current = _pass_writes.get()
         if current is not None:
             current.n += 1
+
+    def _remember(self, result: Obj) -> Obj:
+        version = (result.get("metadata") or {}).get("resourceVersion")
+        if version and result.get("kind"):
+            self._written[Ref.of(result)] = str(version)
+        return result
+
+    def is_own_write(self, ref: Ref, resource_version: str | None) -> bool:
+        """Whether this version of the object is the one our last write to it produced."""
+        return resource_version is not None and self._written.get(ref) == resource_version
+
+    def forget_namespace(self, namespace: str) -> None:
+        for ref in [ref for ref in self._written if ref.namespace == namespace]:
+            del self._written[ref]
 
     @classmethod
     def from_environment(cls) -> Kube:
@@ -165,7 +182,7 @@ class Kube:
             field_manager=c.FIELD_MANAGER,
             force=True,
         )
-        return _dict(applied)
+        return self._remember(_dict(applied))
 
     async def create(self, obj: Obj) -> Obj | None:
         """Create; None when it already exists (someone — maybe us before a restart — won)."""
@@ -179,7 +196,7 @@ class Kube:
             if status_code(error) == 409:
                 return None
             raise
-        return _dict(created)
+        return self._remember(_dict(created))
 
     async def replace(self, obj: Obj) -> Obj:
         """Replace with the object's resourceVersion: fails (409) if it changed meanwhile."""
@@ -187,7 +204,7 @@ class Kube:
         replaced = await self._client.replace(
             _resource(obj["kind"])(obj), field_manager=c.FIELD_MANAGER
         )
-        return _dict(replaced)
+        return self._remember(_dict(replaced))
 
     async def merge_patch(self, ref: Ref, patch: Obj) -> Obj:
         self._wrote()
@@ -199,7 +216,7 @@ class Kube:
             patch_type=PatchType.MERGE,
             field_manager=c.FIELD_MANAGER,
         )
-        return _dict(patched)
+        return self._remember(_dict(patched))
 
     async def delete(self, ref: Ref) -> bool:
         """Delete in the background (dependents follow); False if it was already gone."""
@@ -215,6 +232,8 @@ class Kube:
             if status_code(error) == 404:
                 return False
             raise
+        finally:
+            self._written.pop(ref, None)
         return True
 
     async def patch_portal_status(self, name: str, status: Obj) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from typing import Any
 
 import kopf
@@ -65,7 +66,24 @@ async def _sleep(wake: asyncio.Event, stopped: kopf.DaemonStopped, delay: float)
                 await task
 
 
-async def wake_on_change(name: str, memo: kopf.Memo, **_: Any) -> None:
-    """Any event of the Portal (spec, annotations such as rotate-keys) wakes its loop."""
+async def wake_on_change(name: str, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """A change of the Portal's spec, labels or annotations (such as rotate-keys), or its
+    deletion, wakes its loop — not the status the loop itself wrote, nor kopf's bookkeeping
+    (finalizer, diff-base annotation): those would only cost another pass."""
     ctx: Context = memo["ctx"]
-    ctx.wake(name)
+    meta = body.get("metadata") or {}
+    annotations = dict(meta.get("annotations") or {})
+    annotations.pop(c.DIFFBASE_ANNOTATION, None)
+    trigger = json.dumps(
+        [
+            meta.get("uid"),
+            meta.get("generation"),
+            meta.get("deletionTimestamp"),
+            meta.get("labels"),
+            annotations,
+        ],
+        sort_keys=True,
+    )
+    if ctx.portal_triggers.get(name) != trigger:
+        ctx.portal_triggers[name] = trigger
+        ctx.wake(name)

@@ -34,7 +34,7 @@ class WorkloadState:
     again: bool = False  # state changed in a way that needs another pass at once
 
 
-def _job_state(job: Obj) -> str:
+def job_state(job: Obj) -> str:
     for cond in (job.get("status") or {}).get("conditions") or []:
         if cond.get("status") == "True" and cond.get("type") in {"Complete", "Failed"}:
             return str(cond["type"])
@@ -153,4 +153,4 @@ async def _run_job(ctx: Context, job: Obj, live: dict[Ref, Obj]) -> str:
     current = live.get(Ref.of(job))
     if current is None:
         current = await ctx.kube.create(job) or await ctx.kube.get(Ref.of(job))
-    return _job_state(current) if current else "Running"
+    return job_state(current) if current else "Running"
