@@ -40,20 +40,9 @@ def news(body: Mapping[str, Any]) -> str:
     status = body.get("status") or {}
     waited: Any = None
     if body.get("kind") == "Deployment":
-        waited = [
-            status.get(field)
-            for field in (
-                "observedGeneration",
-                "replicas",
-                "updatedReplicas",
-                "readyReplicas",
-                "availableReplicas",
-            )
-        ] + [
-            cond.get("status")
-            for cond in status.get("conditions") or []
-            if cond.get("type") == "Available"
-        ]
+        # (available, rolled out, "ready/desired"): what the pass reports and waits for
+        desired = int((body.get("spec") or {}).get("replicas") or 0)
+        waited = workload.rollout(dict(body), desired)
     elif body.get("kind") == "Job":
         waited = workload.job_state(dict(body))
     elif body.get("kind") in {"PersistentVolumeClaim", "Namespace"}:

@@ -20,6 +20,7 @@ from dokportal_operator.kube import Ref, counting_writes
 from dokportal_operator.reconcile import reconcile
 
 _DEBOUNCE = 0.3  # seconds to let a burst of events settle before a pass
+_WAIT_BACKOFF_CAP = 60.0  # seconds between looks while waiting and nothing moves, at most
 
 
 async def keep_portal(
@@ -27,6 +28,7 @@ async def keep_portal(
 ) -> None:
     ctx: Context = memo["ctx"]
     wake = ctx.wakeup(name)
+    idle_waits = 0
     while not stopped:
         wake.clear()
         try:
@@ -36,6 +38,14 @@ async def keep_portal(
                     return
                 outcome = await reconcile(ctx, body, logger)
             delay = outcome.delay
+            if outcome.waiting and writes.n == 0:
+                # Still waiting and nothing moved: what we wait for wakes us by its events
+                # (a Job's end, a rollout's progress); the timer is only the safety net, so
+                # it backs off (5, 10, 20, 40, 60 s with the default retry interval).
+                idle_waits += 1
+                delay = min(delay * 2 ** (idle_waits - 1), max(delay, _WAIT_BACKOFF_CAP))
+            else:
+                idle_waits = 0
             # One line per pass; "0 writes" is what an idle resync must say.
             logger.info(
                 "pass done for %s: %d writes, settled=%s, next look in %.0fs",
