@@ -41,17 +41,18 @@ KINDS: Mapping[str, tuple[str, str, str, bool]] = {
     c.KIND: (c.GROUP, c.VERSION, c.PLURAL, False),
 }
 
-# What the chart may render, i.e. what pruning looks at.
+# What the chart may render with the operator's values, i.e. what a pass lists (one request
+# per kind, every pass) to see the live workload and prune. Not its ServiceAccount and claim:
+# the operator makes those itself (serviceAccount.create=false, persistence.existingClaim);
+# tests/operator/unit/test_helm_render.py checks that nothing else is rendered.
 WORKLOAD_KINDS = (
     "ConfigMap",
     "Service",
-    "ServiceAccount",
     "Deployment",
     "Job",
     "NetworkPolicy",
     "Ingress",
     "PodDisruptionBudget",
-    "PersistentVolumeClaim",
 )
 
 _RESOURCES: dict[str, Any] = {}

@@ -10,6 +10,7 @@ import pytest
 from dokportal_operator import constants as c
 from dokportal_operator import helm, render
 from dokportal_operator.context import Context
+from dokportal_operator.kube import WORKLOAD_KINDS
 from dokportal_operator.settings import OperatorSettings
 from tests.operator.unit.helpers import spec
 from tests.support.cluster import K8S_VERSION, default_bin_dir
@@ -47,6 +48,28 @@ def test_rendered_workload() -> None:
     for obj in objects:
         assert obj["metadata"]["namespace"] == "portal-viernheim"  # type: ignore[index]
         assert obj["metadata"]["labels"][c.PART_LABEL] == c.PART_WORKLOAD  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("database", "rewrap"),
+    [({"sqlite": {}}, False), ({"sqlite": {}}, True), (None, False), (None, True)],
+)
+def test_a_pass_lists_every_kind_the_chart_renders(
+    database: dict[str, object] | None, rewrap: bool
+) -> None:
+    """Pruning looks only at WORKLOAD_KINDS: whatever the chart renders must be among them."""
+    binary = default_bin_dir() / "helm"
+    if not binary.exists():
+        unavailable("helm", "run hack/build-control-plane.sh")
+    overrides: dict[str, object] = {"spec__app__replicas": 1}
+    if database is not None:
+        overrides["spec__database"] = database
+    portal = spec(**overrides)
+    values = render.chart_values(portal, render.WorkloadFacts("bucket-x", "k-1", rewrap))
+    objects = asyncio.run(
+        helm.template(str(binary), PORTAL_CHART, portal.namespace, values, K8S_VERSION)
+    )
+    assert {str(obj["kind"]) for obj in objects} <= set(WORKLOAD_KINDS)
 
 
 def test_rewrap_job_only_during_rotation() -> None:
