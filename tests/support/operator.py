@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -68,6 +68,7 @@ class OperatorProcess:
     resync_seconds: float = 30.0
     # The tests look again every second while waiting; the benchmark uses the default (5 s).
     retry_seconds: float = 1.0
+    extra_env: dict[str, str] = field(default_factory=dict)  # more DOKPORTAL_OPERATOR_* settings
     process: subprocess.Popen[bytes] | None = None
 
     def env(self) -> dict[str, str]:
@@ -86,6 +87,7 @@ class OperatorProcess:
             "HELM_CACHE_HOME": str(helm_home / "cache"),
             "HELM_CONFIG_HOME": str(helm_home / "config"),
             "HELM_DATA_HOME": str(helm_home / "data"),
+            **self.extra_env,
         }
 
     def start(self) -> None:
