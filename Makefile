@@ -92,6 +92,10 @@ messages: install ## Extract translatable text and merge it into every language'
 	done
 
 .PHONY: bench
-bench: install system-deps ## Benchmarks side by side (upload, memory, download, pages); rewrites docs/benchmarks.md
+bench: install system-deps control-plane ## Benchmarks side by side (upload, memory, download, pages, operator); rewrites docs/benchmarks.md
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python -m bench.run
+
+.PHONY: bench-operator
+bench-operator: install control-plane ## Only the operator benchmark (100 Portals on the test control plane); rewrites docs/benchmarks.md
+	$(BIN)/python -m bench.run operator

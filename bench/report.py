@@ -131,16 +131,102 @@ def render() -> str:
                     f"{', '.join(result['error_kinds'])}"
                 )
         out.append("")
-    out += ["## 5. Operator", ""]
-    out += [
-        "Not measured yet: the operator benchmark needs the operator (issue 3)."
-        if not operator
-        else ""
-    ]
+    out += operator_section(operator)
     notes = ROOT / "bench" / "NOTES.md"
     if notes.exists():
         out += ["", notes.read_text()]
     return "\n".join(out).rstrip() + "\n"
+
+
+def _s(value: float | None, digits: int = 1) -> str:
+    return "—" if value is None else f"{value:.{digits}f} s"
+
+
+def _verbs(window: dict[str, Any] | None, portals: int) -> str:
+    if not window:
+        return "| not measured |" + " |" * 9
+    verbs = window["by_verb"]
+    cells = " | ".join(str(verbs.get(verb, 0)) for verb in OPERATOR_VERBS)
+    return f"| {cells} | {window['requests']} | {window['requests'] / portals:.1f} | {window['writes']} |"
+
+
+OPERATOR_VERBS = ("get", "list", "watch", "create", "patch", "update", "delete")
+
+
+def operator_section(op: dict[str, Any] | None) -> list[str]:
+    out = ["## 5. Operator", ""]
+    if not op:
+        return [*out, "Not measured yet: run `make bench-operator`.", ""]
+    n = op["portals"]
+    ready = op["seconds_to_ready_per_portal"]
+    timer, poke = op.get("resync_timer"), op.get("resync_poke")
+    proc = op["operator"]
+    plane = op.get("control_plane_cpu_seconds_converging") or {}
+    settings = op["settings"]
+    versions = op.get("versions") or {}
+    all_ready = op["seconds_until_all_ready"]
+    out += [
+        f"{n} Portals created at once (S3 on SeaweedFS, PostgreSQL by Secret, 2 replicas each — "
+        "the Portal of the cluster tests) on the test control plane: etcd, kube-apiserver, "
+        "kube-controller-manager, kube-scheduler and kwok with one fake node "
+        f"({settings['node_pods']} pods), all with default settings; the operator runs as a process "
+        "with its chart's RBAC, default retry interval "
+        f"({settings['retry_seconds']:.0f} s), resync every {settings['resync_seconds']:.0f} s "
+        f"and bucket recheck every {settings.get('storage_recheck_seconds', 600):.0f} s (so the "
+        "timer resync also checks every bucket again). "
+        "Requests are counted in the API server's audit log (every request of the operator's "
+        "identity, level Metadata). Load average at start: "
+        + ", ".join(f"{x:.2f}" for x in op["machine"]["load_average_at_start"])
+        + " (other engineers' test runs share the machine: absolute figures are noisy).",
+        "",
+        "| figure | measured | target |",
+        "|---|---|---|",
+        f"| all {n} Ready (first create → last Ready) | **{_s(all_ready)}**"
+        + ("" if op["converged"] else f" (only {op['ready']} Ready in time)")
+        + " | < 60 s |",
+        f"| per Portal, create → first Ready: first / median / p95 | {_s(ready['first'])} / "
+        f"{_s(ready['median'])} / {_s(ready['p95'])} | |",
+        f"| operator API requests per Portal until all Ready | "
+        f"{op['convergence']['per_portal']:.1f} ({op['convergence']['writes'] / n:.1f} writes) | |",
+        f"| writes in a no-op resync of all {n} (resync timer) | "
+        f"**{timer['writes'] if timer else '—'}**"
+        + (f" ({timer['per_portal']:.0f} reads per Portal)" if timer else "")
+        + " | 0 |",
+        f"| writes in a no-op resync of all {n} (woken by a foreign annotation) | "
+        f"**{poke['writes'] if poke else '—'}**" + " | 0 |",
+        f"| operator peak RSS (VmHWM) | {proc['peak_rss_mib']:.0f} MiB "
+        f"(before the Portals: {proc['rss_mib_before_portals']:.0f} MiB) | |",
+        f"| operator CPU until all Ready | {proc['cpu_seconds_converging']:.1f} s "
+        f"+ {proc['helm_cpu_seconds_converging']:.1f} s in `helm template` | |",
+        "",
+        f"Buckets: {op['distinct_buckets_in_status']} distinct names in the Portals' status, "
+        f"{op['buckets_in_s3']} in SeaweedFS; {op['running_portal_pods']} portal pods Running.",
+        "",
+        "Requests of the operator by verb (audit log):",
+        "",
+        "| window | " + " | ".join(OPERATOR_VERBS) + " | all | per Portal | writes |",
+        "|---|" + "---|" * (len(OPERATOR_VERBS) + 3),
+        "| start-up (no Portals yet) " + _verbs(op["start_up"], n),
+        "| creation until all Ready " + _verbs(op["convergence"], n),
+        "| after all Ready, until 5 s without a write " + _verbs(op["settling_after_ready"], n),
+        "| no-op resync (timer) " + _verbs(timer, n),
+        "| no-op resync (annotation) " + _verbs(poke, n),
+        "",
+    ]
+    if plane:
+        out += [
+            "CPU seconds used until all were Ready: "
+            + ", ".join(f"{name} {seconds:.1f}" for name, seconds in plane.items())
+            + f", operator {proc['cpu_seconds_converging']:.1f} "
+            f"(+ helm {proc['helm_cpu_seconds_converging']:.1f}).",
+            "",
+        ]
+    if versions:
+        out += ["Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".", ""]
+    notes = ROOT / "bench" / "operator-notes.md"
+    if notes.exists():
+        out += [notes.read_text().strip(), ""]
+    return out
 
 
 def write() -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import tempfile
@@ -13,6 +14,16 @@ import yaml
 
 from dokportal_operator import constants as c
 from dokportal_operator.errors import NeedsHuman
+
+
+def chart_fingerprint(chart: Path) -> str:
+    """Changes when a file of the chart changes (name, size, modification time)."""
+    entries = []
+    for path in sorted(chart.rglob("*")):
+        if path.is_file():
+            info = path.stat()
+            entries.append((str(path.relative_to(chart)), info.st_size, info.st_mtime_ns))
+    return hashlib.sha256(json.dumps(entries).encode()).hexdigest()
 
 
 async def template(

@@ -7,7 +7,9 @@ apply under the operator's own field manager.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,17 +41,18 @@ KINDS: Mapping[str, tuple[str, str, str, bool]] = {
     c.KIND: (c.GROUP, c.VERSION, c.PLURAL, False),
 }
 
-# What the chart may render, i.e. what pruning looks at.
+# What the chart may render with the operator's values, i.e. what a pass lists (one request
+# per kind, every pass) to see the live workload and prune. Not its ServiceAccount and claim:
+# the operator makes those itself (serviceAccount.create=false, persistence.existingClaim);
+# tests/operator/unit/test_helm_render.py checks that nothing else is rendered.
 WORKLOAD_KINDS = (
     "ConfigMap",
     "Service",
-    "ServiceAccount",
     "Deployment",
     "Job",
     "NetworkPolicy",
     "Ingress",
     "PodDisruptionBudget",
-    "PersistentVolumeClaim",
 )
 
 _RESOURCES: dict[str, Any] = {}
@@ -87,6 +90,27 @@ class Ref:
         return f"{self.kind} {where}{self.name}"
 
 
+@dataclass
+class WriteCount:
+    n: int = 0
+
+
+# The writes of the pass running in this asyncio task. Every Portal's loop is its own task and
+# passes of many Portals interleave, so a process-wide counter would mix them up.
+_pass_writes: ContextVar[WriteCount | None] = ContextVar("dokportal_pass_writes", default=None)
+
+
+@contextlib.contextmanager
+def counting_writes() -> Iterator[WriteCount]:
+    """Count the writes made inside this block by the current task (and what it awaits)."""
+    count = WriteCount()
+    token = _pass_writes.set(count)
+    try:
+        yield count
+    finally:
+        _pass_writes.reset(token)
+
+
 def status_code(error: ApiError) -> int:
     return int(getattr(error.status, "code", 0) or error.response.status_code)
 
@@ -98,6 +122,29 @@ class Kube:
         self._client = client
         # Every request that changes something; a pass that finds nothing to do adds none.
         self.writes = 0
+        # The resourceVersion each object had after our last write to it: a watch event with
+        # that version is the echo of our own write, not news (see `is_own_write`).
+        self._written: dict[Ref, str] = {}
+
+    def _wrote(self) -> None:
+        self.writes += 1
+        current = _pass_writes.get()
+        if current is not None:
+            current.n += 1
+
+    def _remember(self, result: Obj) -> Obj:
+        version = (result.get("metadata") or {}).get("resourceVersion")
+        if version and result.get("kind"):
+            self._written[Ref.of(result)] = str(version)
+        return result
+
+    def is_own_write(self, ref: Ref, resource_version: str | None) -> bool:
+        """Whether this version of the object is the one our last write to it produced."""
+        return resource_version is not None and self._written.get(ref) == resource_version
+
+    def forget_namespace(self, namespace: str) -> None:
+        for ref in [ref for ref in self._written if ref.namespace == namespace]:
+            del self._written[ref]
 
     @classmethod
     def from_environment(cls) -> Kube:
@@ -126,7 +173,7 @@ class Kube:
     async def apply(self, obj: Obj) -> Obj:
         """Server-side apply; `force` takes back fields someone else changed (drift)."""
         ref = Ref.of(obj)
-        self.writes += 1
+        self._wrote()
         applied = await self._client.patch(
             _resource(ref.kind),
             ref.name,
@@ -136,13 +183,13 @@ class Kube:
             field_manager=c.FIELD_MANAGER,
             force=True,
         )
-        return _dict(applied)
+        return self._remember(_dict(applied))
 
     async def create(self, obj: Obj) -> Obj | None:
         """Create; None when it already exists (someone — maybe us before a restart — won)."""
         ref = Ref.of(obj)
         try:
-            self.writes += 1
+            self._wrote()
             created = await self._client.create(
                 _resource(ref.kind)(obj), field_manager=c.FIELD_MANAGER
             )
@@ -150,18 +197,18 @@ class Kube:
             if status_code(error) == 409:
                 return None
             raise
-        return _dict(created)
+        return self._remember(_dict(created))
 
     async def replace(self, obj: Obj) -> Obj:
         """Replace with the object's resourceVersion: fails (409) if it changed meanwhile."""
-        self.writes += 1
+        self._wrote()
         replaced = await self._client.replace(
             _resource(obj["kind"])(obj), field_manager=c.FIELD_MANAGER
         )
-        return _dict(replaced)
+        return self._remember(_dict(replaced))
 
     async def merge_patch(self, ref: Ref, patch: Obj) -> Obj:
-        self.writes += 1
+        self._wrote()
         patched = await self._client.patch(
             _resource(ref.kind),
             ref.name,
@@ -170,12 +217,12 @@ class Kube:
             patch_type=PatchType.MERGE,
             field_manager=c.FIELD_MANAGER,
         )
-        return _dict(patched)
+        return self._remember(_dict(patched))
 
     async def delete(self, ref: Ref) -> bool:
         """Delete in the background (dependents follow); False if it was already gone."""
         try:
-            self.writes += 1
+            self._wrote()
             await self._client.delete(
                 _resource(ref.kind),
                 ref.name,
@@ -186,10 +233,12 @@ class Kube:
             if status_code(error) == 404:
                 return False
             raise
+        finally:
+            self._written.pop(ref, None)
         return True
 
     async def patch_portal_status(self, name: str, status: Obj) -> None:
-        self.writes += 1
+        self._wrote()
         await self._client.patch(
             _resource(c.KIND).Status,
             name,

@@ -27,6 +27,7 @@ class Outcome:
 
     delay: float
     settled: bool  # nothing to wait for and nothing for a person to fix
+    waiting: bool = False  # for something that settles by itself (a Job, a rollout)
 
 
 async def reconcile(ctx: Context, body: dict[str, Any], logger: Logger) -> Outcome:
@@ -50,7 +51,7 @@ async def reconcile(ctx: Context, body: dict[str, Any], logger: Logger) -> Outco
     except Waiting as error:
         waiting.append(Condition(c.RECONCILING, True, error.reason, error.message))
         await _report(ctx, body, spec, parts, waiting, stalled, None, bucket, replicas, logger)
-        return Outcome(ctx.settings.retry_seconds, False)
+        return Outcome(ctx.settings.retry_seconds, False, waiting=True)
 
     try:
         key_state = await keys.ensure(ctx, spec, now)
@@ -85,7 +86,7 @@ async def reconcile(ctx: Context, body: dict[str, Any], logger: Logger) -> Outco
     if again:
         return Outcome(0.0, False)
     if waiting:
-        return Outcome(ctx.settings.retry_seconds, False)
+        return Outcome(ctx.settings.retry_seconds, False, waiting=True)
     delay = ctx.settings.resync_seconds
     if key_state is not None:
         due_in = (key_state.next_rotation(spec.rotation_days) - now).total_seconds()

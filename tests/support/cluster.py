@@ -43,6 +43,7 @@ K8S_VERSION = "1.34.4"
 REPO = Path(__file__).resolve().parents[2]
 OPERATOR_NAMESPACE = "dokportal"
 OPERATOR_ACCOUNT = "dokportal-operator"
+OPERATOR_USER = f"system:serviceaccount:{OPERATOR_NAMESPACE}:{OPERATOR_ACCOUNT}"
 NODE_NAME = "kwok-node-0"
 BINARIES = (
     "etcd",
@@ -78,6 +79,9 @@ class Cluster:
     ca_cert: Path
     admin_kubeconfig: Path
     operator_kubeconfig: Path
+    audit_log: Path | None = None
+    """The API server's audit log (JSON lines), when `run_cluster` was asked for one."""
+    node_pods: int = 110
     ports: dict[str, int] = field(default_factory=dict)
     commands: dict[str, list[str]] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
@@ -130,6 +134,8 @@ def run_cluster(
     bin_dir: Path | None = None,
     *,
     hold_job_components: tuple[str, ...] = (),
+    audit_users: tuple[str, ...] = (),
+    node_pods: int = 110,
     startup_timeout: float = 90.0,
 ) -> Iterator[Cluster]:
     """Start the control plane, yield it ready (fake node Ready), stop it afterwards.
@@ -137,6 +143,13 @@ def run_cluster(
     ``hold_job_components``: pods of Jobs whose ``app.kubernetes.io/component`` label is listed
     here stay Running instead of being completed by kwok, so a test decides when such a Job
     succeeds (by patching its status).
+
+    ``audit_users``: every request of these users is written to ``Cluster.audit_log`` (JSON
+    lines, level Metadata: who, verb, what object, response code — no bodies); the benchmark
+    counts the operator's requests this way. Off by default (the tests do not need it).
+
+    ``node_pods``: pod capacity of the fake node (110, a kubelet's default); kwok's pod
+    addresses come from a range big enough for it.
     """
     bin_dir = bin_dir or default_bin_dir()
     missing = missing_binaries(bin_dir)
@@ -147,7 +160,13 @@ def run_cluster(
     cluster: Cluster | None = None
     try:
         for attempt in range(1, _ATTEMPTS + 1):
-            cluster = _prepare(directory / f"attempt-{attempt}", bin_dir, hold_job_components)
+            cluster = _prepare(
+                directory / f"attempt-{attempt}",
+                bin_dir,
+                hold_job_components,
+                audit_users,
+                node_pods,
+            )
             try:
                 _start_all(cluster, startup_timeout)
                 break
@@ -220,7 +239,13 @@ class _ExitedEarly(RuntimeError):
     """A component exited during start-up (typically: its port was taken meanwhile)."""
 
 
-def _prepare(directory: Path, bin_dir: Path, hold: tuple[str, ...]) -> Cluster:
+def _prepare(
+    directory: Path,
+    bin_dir: Path,
+    hold: tuple[str, ...],
+    audit_users: tuple[str, ...] = (),
+    node_pods: int = 110,
+) -> Cluster:
     directory.mkdir()
     pki = directory / "pki"
     ca = CertificateAuthority(pki)
@@ -242,7 +267,7 @@ def _prepare(directory: Path, bin_dir: Path, hold: tuple[str, ...]) -> Cluster:
     kwok = ca.issue("kwok", "kwok-controller", organization="system:masters")
     sa_private, sa_public = service_account_keys(pki)
     token = secrets.token_urlsafe(32)
-    user = f"system:serviceaccount:{OPERATOR_NAMESPACE}:{OPERATOR_ACCOUNT}"
+    user = OPERATOR_USER
     groups = f"system:serviceaccounts,system:serviceaccounts:{OPERATOR_NAMESPACE}"
     tokens = pki / "tokens.csv"
     tokens.write_text(f'{token},{user},{OPERATOR_ACCOUNT}-uid,"{groups}"\n')
@@ -299,6 +324,7 @@ def _prepare(directory: Path, bin_dir: Path, hold: tuple[str, ...]) -> Cluster:
             f"--cert-dir={directory / 'apiserver-certs'}",
             # 127.0.0.1 is not a valid endpoint for the kubernetes Service; nothing needs it.
             "--endpoint-reconciler-type=none",
+            *_audit_flags(directory, audit_users),
         ],
         "kube-controller-manager": [
             f"{b}/kube-controller-manager",
@@ -329,13 +355,45 @@ def _prepare(directory: Path, bin_dir: Path, hold: tuple[str, ...]) -> Cluster:
             "--manage-all-nodes=false",
             "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
             "--node-lease-duration-seconds=40",
-            "--cidr=10.244.0.0/24",
+            # One address per pod (never routed anywhere); /24 holds a default node's 110.
+            "--cidr=10.244.0.0/24" if node_pods <= 250 else "--cidr=10.244.0.0/16",
             f"--server-address=127.0.0.1:{ports['kwok']}",
         ],
     }
     cluster.ports = ports
     cluster.commands = commands
+    cluster.node_pods = node_pods
+    if audit_users:
+        cluster.audit_log = directory / "audit.log"
     return cluster
+
+
+def _audit_flags(directory: Path, users: tuple[str, ...]) -> list[str]:
+    """kube-apiserver flags for an audit log of `users`' requests (none: no audit log).
+
+    Level Metadata, without the RequestReceived stage: a request appears once when it is
+    answered (ResponseComplete) — a watch also when its response starts (ResponseStarted),
+    so count distinct auditIDs. Blocking mode: an answered request is already in the file.
+    """
+    if not users:
+        return []
+    policy = directory / "audit-policy.yaml"
+    policy.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "audit.k8s.io/v1",
+                "kind": "Policy",
+                "omitStages": ["RequestReceived"],
+                "rules": [{"level": "Metadata", "users": list(users)}, {"level": "None"}],
+            }
+        )
+    )
+    return [
+        f"--audit-policy-file={policy}",
+        f"--audit-log-path={directory / 'audit.log'}",
+        "--audit-log-format=json",
+        "--audit-log-mode=blocking",
+    ]
 
 
 def _kwok_stages(bin_dir: Path, directory: Path, hold: tuple[str, ...]) -> Path:
@@ -445,7 +503,7 @@ def _start_all(cluster: Cluster, timeout: float) -> None:
         ),
         deadline,
     )
-    cluster.kubectl("apply", "-f", "-", input_text=yaml.safe_dump(_fake_node()))
+    cluster.kubectl("apply", "-f", "-", input_text=yaml.safe_dump(_fake_node(cluster.node_pods)))
     _wait_for(
         cluster,
         "the kwok node to be Ready",
@@ -464,7 +522,7 @@ def _start_all(cluster: Cluster, timeout: float) -> None:
     )
 
 
-def _fake_node() -> dict[str, Any]:
+def _fake_node(pods: int = 110) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Node",
@@ -479,8 +537,8 @@ def _fake_node() -> dict[str, Any]:
             },
         },
         "status": {
-            "allocatable": {"cpu": "32", "memory": "256Gi", "pods": "110"},
-            "capacity": {"cpu": "32", "memory": "256Gi", "pods": "110"},
+            "allocatable": {"cpu": "32", "memory": "256Gi", "pods": str(pods)},
+            "capacity": {"cpu": "32", "memory": "256Gi", "pods": str(pods)},
         },
     }
 

@@ -34,6 +34,8 @@ async def finalize(body: kopf.Body, memo: kopf.Memo, logger: Logger, **_: Any) -
     await ctx.kube.delete(Ref("Namespace", spec.namespace))
     ctx.forget(spec.uid)
     ctx.wakeups.pop(spec.name, None)
+    ctx.portal_triggers.pop(spec.name, None)
+    ctx.kube.forget_namespace(spec.namespace)
     logger.info("namespace %s deleted (deletionPolicy %s)", spec.namespace, spec.deletion_policy)
 
 

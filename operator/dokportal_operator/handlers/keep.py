@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from typing import Any
 
 import kopf
 
 from dokportal_operator import constants as c
 from dokportal_operator.context import Context, Logger
-from dokportal_operator.kube import Ref
+from dokportal_operator.kube import Ref, counting_writes
 from dokportal_operator.reconcile import reconcile
 
 _DEBOUNCE = 0.3  # seconds to let a burst of events settle before a pass
+_WAIT_BACKOFF_CAP = 60.0  # seconds between looks while waiting and nothing moves, at most
 
 
 async def keep_portal(
@@ -26,20 +28,29 @@ async def keep_portal(
 ) -> None:
     ctx: Context = memo["ctx"]
     wake = ctx.wakeup(name)
+    idle_waits = 0
     while not stopped:
         wake.clear()
-        writes = ctx.kube.writes
         try:
-            body = await ctx.kube.get(Ref(c.KIND, name))
-            if body is None or body["metadata"].get("deletionTimestamp"):
-                return
-            outcome = await reconcile(ctx, body, logger)
+            with counting_writes() as writes:
+                body = await ctx.kube.get(Ref(c.KIND, name))
+                if body is None or body["metadata"].get("deletionTimestamp"):
+                    return
+                outcome = await reconcile(ctx, body, logger)
             delay = outcome.delay
+            if outcome.waiting and writes.n == 0:
+                # Still waiting and nothing moved: what we wait for wakes us by its events
+                # (a Job's end, a rollout's progress); the timer is only the safety net, so
+                # it backs off (5, 10, 20, 40, 60 s with the default retry interval).
+                idle_waits += 1
+                delay = min(delay * 2 ** (idle_waits - 1), max(delay, _WAIT_BACKOFF_CAP))
+            else:
+                idle_waits = 0
             # One line per pass; "0 writes" is what an idle resync must say.
             logger.info(
                 "pass done for %s: %d writes, settled=%s, next look in %.0fs",
                 name,
-                ctx.kube.writes - writes,
+                writes.n,
                 outcome.settled,
                 delay,
             )
@@ -65,7 +76,24 @@ async def _sleep(wake: asyncio.Event, stopped: kopf.DaemonStopped, delay: float)
                 await task
 
 
-async def wake_on_change(name: str, memo: kopf.Memo, **_: Any) -> None:
-    """Any event of the Portal (spec, annotations such as rotate-keys) wakes its loop."""
+async def wake_on_change(name: str, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """A change of the Portal's spec, labels or annotations (such as rotate-keys), or its
+    deletion, wakes its loop — not the status the loop itself wrote, nor kopf's bookkeeping
+    (finalizer, diff-base annotation): those would only cost another pass."""
     ctx: Context = memo["ctx"]
-    ctx.wake(name)
+    meta = body.get("metadata") or {}
+    annotations = dict(meta.get("annotations") or {})
+    annotations.pop(c.DIFFBASE_ANNOTATION, None)
+    trigger = json.dumps(
+        [
+            meta.get("uid"),
+            meta.get("generation"),
+            meta.get("deletionTimestamp"),
+            meta.get("labels"),
+            annotations,
+        ],
+        sort_keys=True,
+    )
+    if ctx.portal_triggers.get(name) != trigger:
+        ctx.portal_triggers[name] = trigger
+        ctx.wake(name)

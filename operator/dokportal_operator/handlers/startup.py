@@ -13,6 +13,21 @@ from dokportal_operator.kube import Kube
 from dokportal_operator.settings import get_settings
 
 
+class NoDiffBase(kopf.DiffBaseStorage):
+    """kopf keeps a Portal's last handled spec (the "diff base", an annotation) for on.create
+    and on.update handlers. The operator has none — its loop compares the whole state on every
+    pass — so nothing is kept: storing it cost a write of the Portal on its creation and on
+    every change of its spec, labels or annotations (even an idle resync woken by a foreign
+    annotation wrote). Portals of earlier versions keep a stale c.DIFFBASE_ANNOTATION that
+    nothing reads."""
+
+    def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
+        return None
+
+    def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:
+        return None
+
+
 async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     own = get_settings()
     logging.getLogger().setLevel(own.log_level)
@@ -21,9 +36,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(
         prefix=c.PROGRESS_PREFIX
     )
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        key=c.DIFFBASE_ANNOTATION
-    )
+    settings.persistence.diffbase_storage = NoDiffBase()
     # Our CRD is installed by the chart: no need to watch CRDs (and no right to list them).
     settings.scanning.disabled = True
     # One replica (the Deployment uses Recreate): no peering objects needed.

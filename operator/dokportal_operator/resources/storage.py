@@ -44,10 +44,9 @@ async def _ensure_bucket(ctx: Context, spec: PortalSpec) -> StorageState:
     digest = credentials.digest(
         target.endpoint, target.region, bucket, str(target.path_style), *keys.values()
     )
-    outcome = "checked earlier"
     if not ctx.storage_fresh(spec.uid, digest):
         try:
-            outcome = await s3.ensure_bucket(target)
+            await s3.ensure_bucket(target)
         except s3.StorageProblem as problem:
             if problem.human:
                 raise NeedsHuman(problem.reason, problem.message) from None
@@ -60,7 +59,9 @@ async def _ensure_bucket(ctx: Context, spec: PortalSpec) -> StorageState:
             c.STORAGE_READY,
             True,
             "BucketReady",
-            f"bucket {bucket} at {spec.s3.endpoint} is writable and readable ({outcome})",
+            # The same words whether the bucket was just made, checked or trusted from an
+            # earlier check: a message that changed would be a status write on every recheck.
+            f"bucket {bucket} at {spec.s3.endpoint} is writable and readable",
         ),
         bucket,
     )

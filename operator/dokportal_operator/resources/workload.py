@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dokportal_operator import constants as c
-from dokportal_operator import helm, render
+from dokportal_operator import render
 from dokportal_operator.conditions import Condition
 from dokportal_operator.context import Context
 from dokportal_operator.errors import NeedsHuman
@@ -34,7 +34,7 @@ class WorkloadState:
     again: bool = False  # state changed in a way that needs another pass at once
 
 
-def _job_state(job: Obj) -> str:
+def job_state(job: Obj) -> str:
     for cond in (job.get("status") or {}).get("conditions") or []:
         if cond.get("status") == "True" and cond.get("type") in {"Complete", "Failed"}:
             return str(cond["type"])
@@ -63,9 +63,7 @@ def rollout(deployment: Obj, desired: int) -> tuple[bool, bool, str]:
 
 async def ensure(ctx: Context, spec: PortalSpec, facts: render.WorkloadFacts) -> WorkloadState:
     values = render.chart_values(spec, facts)
-    rendered = await helm.template(
-        ctx.settings.helm, ctx.settings.chart, spec.namespace, values, ctx.settings.kube_version
-    )
+    rendered = await ctx.render_chart(spec.uid, spec.namespace, values)
     desired = render.workload(spec, rendered)
     selector = render.labels(spec, c.PART_WORKLOAD)
     live: dict[Ref, Obj] = {}
@@ -155,4 +153,4 @@ async def _run_job(ctx: Context, job: Obj, live: dict[Ref, Obj]) -> str:
     current = live.get(Ref.of(job))
     if current is None:
         current = await ctx.kube.create(job) or await ctx.kube.get(Ref.of(job))
-    return _job_state(current) if current else "Running"
+    return job_state(current) if current else "Running"

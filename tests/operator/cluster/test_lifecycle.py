@@ -143,7 +143,7 @@ def test_idle_resync_writes_nothing(api: Api, portal: Obj, operator: OperatorPro
     status_before = (api.get("Portal", NAME) or {})["status"]
     seen = len(passes_logged(operator))
     # An unrelated annotation wakes the operator for a full pass over everything.
-    api.patch("Portal", NAME, {"metadata": {"annotations": {"example.org/poke": "1"}}})
+    poked = api.patch("Portal", NAME, {"metadata": {"annotations": {"example.org/poke": "1"}}})
     line = wait_for(
         "a reconcile pass after the poke",
         lambda: next(
@@ -152,7 +152,10 @@ def test_idle_resync_writes_nothing(api: Api, portal: Obj, operator: OperatorPro
     )
     assert ": 0 writes" in line, line
     assert _versions(api) == before
-    assert (api.get("Portal", NAME) or {})["status"] == status_before
+    after = api.get("Portal", NAME) or {}
+    assert after["status"] == status_before
+    # Nor did kopf write its bookkeeping (a diff-base annotation) into the Portal.
+    assert after["metadata"]["resourceVersion"] == poked["metadata"]["resourceVersion"]
 
 
 def test_drift_is_repaired(api: Api, portal: Obj, operator: OperatorProcess) -> None:

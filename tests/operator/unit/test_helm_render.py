@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
 from dokportal_operator import constants as c
 from dokportal_operator import helm, render
+from dokportal_operator.context import Context
+from dokportal_operator.kube import WORKLOAD_KINDS
+from dokportal_operator.settings import OperatorSettings
 from tests.operator.unit.helpers import spec
 from tests.support.cluster import K8S_VERSION, default_bin_dir
 from tests.support.operator import PORTAL_CHART
@@ -46,6 +50,28 @@ def test_rendered_workload() -> None:
         assert obj["metadata"]["labels"][c.PART_LABEL] == c.PART_WORKLOAD  # type: ignore[index]
 
 
+@pytest.mark.parametrize(
+    ("database", "rewrap"),
+    [({"sqlite": {}}, False), ({"sqlite": {}}, True), (None, False), (None, True)],
+)
+def test_a_pass_lists_every_kind_the_chart_renders(
+    database: dict[str, object] | None, rewrap: bool
+) -> None:
+    """Pruning looks only at WORKLOAD_KINDS: whatever the chart renders must be among them."""
+    binary = default_bin_dir() / "helm"
+    if not binary.exists():
+        unavailable("helm", "run hack/build-control-plane.sh")
+    overrides: dict[str, object] = {"spec__app__replicas": 1}
+    if database is not None:
+        overrides["spec__database"] = database
+    portal = spec(**overrides)
+    values = render.chart_values(portal, render.WorkloadFacts("bucket-x", "k-1", rewrap))
+    objects = asyncio.run(
+        helm.template(str(binary), PORTAL_CHART, portal.namespace, values, K8S_VERSION)
+    )
+    assert {str(obj["kind"]) for obj in objects} <= set(WORKLOAD_KINDS)
+
+
 def test_rewrap_job_only_during_rotation() -> None:
     assert not [o for o in _render(rewrap=False) if render.is_job(o, c.REWRAP_COMPONENT)]
     jobs = [o for o in _render(rewrap=True) if render.is_job(o, c.REWRAP_COMPONENT)]
@@ -64,3 +90,42 @@ def test_render_failure_is_a_clear_stalled_reason() -> None:
         asyncio.run(helm.template(str(binary), PORTAL_CHART, portal.namespace, values, None))
     assert error.value.reason == "RenderFailed"
     assert "allows only one replica" in error.value.message
+
+
+def test_render_runs_helm_again_only_for_new_values_or_a_changed_chart(tmp_path: Path) -> None:
+    """A Portal's passes reuse its last render while values and chart stay the same."""
+    runs = tmp_path / "runs"
+    fake_helm = tmp_path / "helm"
+    fake_helm.write_text(
+        f'#!/bin/sh\necho run >> {runs}\necho "kind: ConfigMap"\necho "metadata: {{name: x}}"\n'
+    )
+    fake_helm.chmod(0o755)
+    chart = tmp_path / "chart"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "templates" / "configmap.yaml").write_text("kind: ConfigMap\n")
+    ctx = Context(
+        kube=None,  # type: ignore[arg-type]
+        settings=OperatorSettings(helm=str(fake_helm), chart=chart),
+    )
+
+    def render_with(values: dict[str, object], uid: str = "uid-1") -> None:
+        assert asyncio.run(ctx.render_chart(uid, "portal-x", values)) == [
+            {"kind": "ConfigMap", "metadata": {"name": "x"}}
+        ]
+
+    def helm_runs() -> int:
+        return len(runs.read_text().splitlines())
+
+    render_with({"replicaCount": 2})
+    render_with({"replicaCount": 2})
+    assert helm_runs() == 1
+    render_with({"replicaCount": 3})
+    assert helm_runs() == 2
+    render_with({"replicaCount": 3}, uid="uid-2")  # another Portal renders its own
+    assert helm_runs() == 3
+    (chart / "templates" / "configmap.yaml").write_text("kind: ConfigMap # changed\n")
+    render_with({"replicaCount": 3})
+    assert helm_runs() == 4
+    ctx.forget("uid-1")
+    render_with({"replicaCount": 3})
+    assert helm_runs() == 5

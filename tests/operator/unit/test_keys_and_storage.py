@@ -14,7 +14,7 @@ from dokportal_operator import constants as c
 from dokportal_operator import s3
 from dokportal_operator.context import Context
 from dokportal_operator.kube import Obj, Ref
-from dokportal_operator.resources import keys
+from dokportal_operator.resources import keys, storage
 from dokportal_operator.settings import OperatorSettings
 from tests.operator.unit.helpers import spec
 
@@ -37,6 +37,17 @@ class FakeKube:
         self.writes += 1
         self.objects[ref] = {**obj, "metadata": {**obj["metadata"], "resourceVersion": "1"}}
         return await self.get(ref)
+
+    async def apply(self, obj: Obj) -> Obj:
+        ref = Ref.of(obj)
+        self.writes += 1
+        version = str(
+            int((self.objects.get(ref) or {"metadata": {}})["metadata"].get("resourceVersion", "0"))
+            + 1
+        )
+        self.objects[ref] = {**obj, "metadata": {**obj["metadata"], "resourceVersion": version}}
+        copied: Obj = json.loads(json.dumps(self.objects[ref]))
+        return copied
 
     async def replace(self, obj: Obj) -> Obj:
         ref = Ref.of(obj)
@@ -101,3 +112,30 @@ def test_unreachable_endpoint_is_its_own_reason() -> None:
     assert problem.value.reason == "EndpointUnreachable"
     assert not problem.value.human
     assert "SK" not in problem.value.message
+
+
+def test_storage_condition_reads_the_same_after_a_create_a_check_or_none(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A message that changed between passes would be a status write on every recheck."""
+    outcomes = iter(["created", "exists"])
+
+    async def ensure_bucket(target: s3.S3Target) -> str:
+        return next(outcomes)
+
+    monkeypatch.setattr(s3, "ensure_bucket", ensure_bucket)
+    kube = FakeKube()
+    kube.objects[Ref("Secret", "s3-credentials", "dokportal")] = {
+        "metadata": {"name": "s3-credentials", "namespace": "dokportal"},
+        "data": {
+            c.S3_ACCESS_KEY: base64.b64encode(b"AK").decode(),
+            c.S3_SECRET_KEY: base64.b64encode(b"SK").decode(),
+        },
+    }
+    ctx = _context(kube)
+    created = asyncio.run(storage.ensure(ctx, spec())).condition
+    trusted = asyncio.run(storage.ensure(ctx, spec())).condition  # checked moments ago
+    ctx.storage_checked.clear()  # the recheck interval has passed
+    checked = asyncio.run(storage.ensure(ctx, spec())).condition
+    assert created == trusted == checked
+    assert next(outcomes, None) is None  # the bucket was checked twice, not three times
