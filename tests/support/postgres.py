@@ -7,9 +7,11 @@ unprivileged ``postgres`` system user that Debian's package creates.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -25,6 +27,12 @@ def find_bindir() -> Path | None:
         return candidates[0].parent
     initdb = shutil.which("initdb")
     return Path(initdb).parent if initdb else None
+
+
+def _die_with_parent() -> None:
+    """If pytest is killed, the kernel stops the server too (set after the uid change)."""
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _free_port() -> int:
@@ -45,20 +53,23 @@ def running_postgres() -> Iterator[str]:
         )
     )
     data = base / "data"
-    run_as: list[str] = []
+    # As root, run the binaries directly as the postgres user (no runuser in between), so
+    # the server is our own child and can be told to die with us (PR_SET_PDEATHSIG).
+    uid: int | None = None
+    gid: int | None = None
+    groups: list[int] | None = None
     if os.geteuid() == 0:
         user = pwd.getpwnam("postgres")
         os.chown(base, user.pw_uid, user.pw_gid)
-        run_as = ["runuser", "-u", "postgres", "--"]
+        uid, gid, groups = user.pw_uid, user.pw_gid, []
     port = _free_port()
     password = "dokportal-test"
     pwfile = base / "pw"
     pwfile.write_text(password)
-    if run_as:
+    if uid is not None:
         os.chown(pwfile, pwd.getpwnam("postgres").pw_uid, -1)
     subprocess.run(
         [
-            *run_as,
             str(bindir / "initdb"),
             "-D",
             str(data),
@@ -76,12 +87,14 @@ def running_postgres() -> Iterator[str]:
         check=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        user=uid,
+        group=gid,
+        extra_groups=groups,
     )
     log = base / "log"
     log_handle = log.open("wb")
     server = subprocess.Popen(
         [
-            *run_as,
             str(bindir / "postgres"),
             "-D",
             str(data),
@@ -103,6 +116,10 @@ def running_postgres() -> Iterator[str]:
         stdout=subprocess.DEVNULL,
         stderr=log_handle,
         start_new_session=True,
+        preexec_fn=_die_with_parent,
+        user=uid,
+        group=gid,
+        extra_groups=groups,
     )
     try:
         deadline = time.monotonic() + 60
