@@ -12,15 +12,15 @@ from urllib.parse import urlencode
 
 from litestar import Request
 from litestar.datastructures import Cookie, MutableScopeHeaders
-from litestar.enums import ScopeType
 from litestar.response import Template
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import Scope
 
 from dokportal.accounts.services import ActiveSession, resume_session
 from dokportal.i18n.catalogs import translations
 from dokportal.i18n.negotiation import COOKIE as LANG_COOKIE
 from dokportal.i18n.negotiation import NATIVE_NAMES, direction, negotiate
 from dokportal.lib import csrf
+from dokportal.lib.asgi import ResponseHeadersMiddleware
 from dokportal.lib.errors import Forbidden, NotFound, PortalError, UnsupportedType
 from dokportal.lib.runtime import runtime_of
 
@@ -204,24 +204,11 @@ def render_error(
     return render(request, template, status=error.status_code, error=error, **context)
 
 
-class CookieWriter:
+class CookieWriter(ResponseHeadersMiddleware):
     """Adds the cookies queued during the request to the response's headers."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP:
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_cookies(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                page = scope.get("state", {}).get("page")
-                if isinstance(page, PageState) and page.cookies:
-                    headers = MutableScopeHeaders.from_message(message)
-                    for cookie in page.cookies:
-                        headers.add("set-cookie", cookie.to_header(header=""))
-            await send(message)
-
-        await self.app(scope, receive, send_with_cookies)
+    def edit(self, scope: Scope, headers: MutableScopeHeaders) -> None:
+        page = scope.get("state", {}).get("page")
+        if isinstance(page, PageState):
+            for cookie in page.cookies:
+                headers.add("set-cookie", cookie.to_header(header=""))
