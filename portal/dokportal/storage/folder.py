@@ -180,10 +180,15 @@ class FolderBlobWriter:
     async def write(self, data: bytes) -> None:
         """Buffer `data`; hand ~1 MiB at a time to a worker thread."""
         self._require_open()
-        self._buffer += data
-        if len(self._buffer) >= self._store.buffer_size:
+        pending: bytes | bytearray
+        if not self._buffer and len(data) >= self._store.buffer_size:
+            pending = data  # a full batch already: write it as it is, without a copy
+        else:
+            self._buffer += data
+            if len(self._buffer) < self._store.buffer_size:
+                return
             pending, self._buffer = self._buffer, bytearray()
-            await self._guard(lambda: _write_all(self._handle, pending))
+        await self._guard(lambda: _write_all(self._handle, pending))
 
     async def commit(self) -> None:
         """Flush, fsync, rename into place, fsync the folders; then it is durable."""
