@@ -18,6 +18,7 @@ from piccolo.engine.sqlite import SQLiteEngine
 from piccolo.table import Table
 
 from dokportal.settings import Settings
+from dokportal.sqlite_pool import PooledSQLiteEngine
 
 _engine: Engine[Any] | None = None
 
@@ -29,7 +30,7 @@ def build_engine(database_url: str) -> Engine[Any]:
         path = Path(unquote(parts.path.removeprefix("/")))
         path.parent.mkdir(parents=True, exist_ok=True)
         # WAL lets readers proceed during an upload's commit; busy timeout covers CLI + server.
-        return SQLiteEngine(path=str(path), timeout=30)
+        return PooledSQLiteEngine(path=str(path), timeout=30)
     return PostgresEngine(
         config={
             "host": parts.hostname or "127.0.0.1",
@@ -107,13 +108,13 @@ async def prepare(engine: Engine[Any]) -> None:
 
 
 async def open_pool(engine: Engine[Any]) -> None:
-    """PostgreSQL gets a connection pool; SQLite opens a connection per query."""
-    if isinstance(engine, PostgresEngine):
+    """While the app runs, both engines keep connections open (see :mod:`sqlite_pool`)."""
+    if isinstance(engine, PostgresEngine | PooledSQLiteEngine):
         await engine.start_connection_pool()
 
 
 async def close_pool(engine: Engine[Any]) -> None:
-    if isinstance(engine, PostgresEngine):
+    if isinstance(engine, PostgresEngine | PooledSQLiteEngine):
         await engine.close_connection_pool()
 
 
