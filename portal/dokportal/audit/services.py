@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+
 from dokportal.audit.tables import AuditEvent
 
 GENESIS = "0" * 64
-_ATTEMPTS = 8
+_APPEND_LOCK = 0x446F6B41  # "DokA": PostgreSQL advisory lock id, held only while appending
 
 
 @dataclass(frozen=True)
@@ -68,33 +70,44 @@ def event_hash(
 async def record(
     actor: Actor, action: str, object_type: str = "", object_id: object = ""
 ) -> AuditEvent:
-    """Append one event on top of the chain; retries when another writer got there first."""
-    last_error: Exception | None = None
-    for _ in range(_ATTEMPTS):
-        last = await AuditEvent.objects().order_by(AuditEvent.seq, ascending=False).first()
-        seq = (last.seq + 1) if last else 1
-        prev = last.hash if last else GENESIS
-        at = datetime.now(UTC)
-        values: dict[str, Any] = {
-            "seq": seq,
-            "at": at,
-            "actor_kind": actor.kind[:16],
-            "actor_id": str(actor.id)[:64],
-            "role": actor.role[:16],
-            "action": action[:64],
-            "object_type": object_type[:32],
-            "object_id": str(object_id)[:64],
-            "source_ip": actor.source_ip[:64],
-            "prev_hash": prev,
-        }
-        row = AuditEvent(**values, hash=event_hash(**values))
-        try:
-            await row.save()
-        except Exception as error:  # noqa: BLE001 - a unique-seq race; any driver's error
-            last_error = error
-            continue
-        return row
-    raise RuntimeError("could not append to the audit trail") from last_error
+    """Append one event on top of the chain, one writer at a time.
+
+    Reading the last link and inserting the next must not interleave with another writer,
+    in this process or in another replica. An optimistic insert-and-retry on the unique
+    ``seq`` lost 11 of 200 uploads when 200 customers uploaded at the same instant (bench,
+    issue 6); now the database serialises appends: SQLite's write lock taken up front
+    (``BEGIN IMMEDIATE``), PostgreSQL's transaction-scoped advisory lock. The wait is a
+    few milliseconds per concurrent writer.
+    """
+    engine = AuditEvent._meta.db
+    if isinstance(engine, SQLiteEngine):
+        async with engine.transaction(transaction_type=TransactionType.immediate):
+            return await _append(actor, action, object_type, object_id)
+    async with engine.transaction():
+        await AuditEvent.raw("SELECT pg_advisory_xact_lock({})", _APPEND_LOCK)
+        return await _append(actor, action, object_type, object_id)
+
+
+async def _append(actor: Actor, action: str, object_type: str, object_id: object) -> AuditEvent:
+    last = await AuditEvent.objects().order_by(AuditEvent.seq, ascending=False).first()
+    seq = (last.seq + 1) if last else 1
+    prev = last.hash if last else GENESIS
+    at = datetime.now(UTC)
+    values: dict[str, Any] = {
+        "seq": seq,
+        "at": at,
+        "actor_kind": actor.kind[:16],
+        "actor_id": str(actor.id)[:64],
+        "role": actor.role[:16],
+        "action": action[:64],
+        "object_type": object_type[:32],
+        "object_id": str(object_id)[:64],
+        "source_ip": actor.source_ip[:64],
+        "prev_hash": prev,
+    }
+    row = AuditEvent(**values, hash=event_hash(**values))
+    await row.save()
+    return row
 
 
 @dataclass(frozen=True)

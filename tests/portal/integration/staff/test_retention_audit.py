@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 from dokportal.audit import Actor, record, verify_chain
@@ -67,6 +68,18 @@ async def test_audit_chain_verifies_and_reports_the_first_broken_link(client: Po
     await AuditEvent.delete().where(AuditEvent.seq == 2)
     gone = await verify_chain()
     assert gone.broken_seq == 2 and gone.reason == "event missing"
+
+
+async def test_concurrent_appends_all_land_in_one_unbroken_chain(client: PortalClient) -> None:
+    """200 customers uploading at the same instant append at the same instant (bench, issue 6)."""
+    before = await AuditEvent.count()
+    actor = Actor(kind="customer", id="900A000001", source_ip="10.0.0.2")
+    rows = await asyncio.gather(
+        *(record(actor, "submission.received", "submission", n) for n in range(60))
+    )
+    assert sorted(row.seq for row in rows) == list(range(before + 1, before + 61))
+    report = await verify_chain()
+    assert report.ok and report.checked == before + 60
 
 
 async def test_admin_audit_view_filters(client: PortalClient, settings: Settings) -> None:
