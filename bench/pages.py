@@ -1,15 +1,26 @@
 """Benchmark 4 of issue 6: pages under load.
 
-200 simulated customers at once, each: sign in, open the start page, the inbox with 50
-notices and the list with 50 submissions, the upload form, upload 1 MB, sign out. An asyncio
-client (httpx, one connection pool per customer) against the server `make run` runs, on
-SQLite and on PostgreSQL. Reports p50/p95/p99 per kind of request and the error count.
+200 simulated customers, each: sign in, open the start page, the inbox with 50 notices and
+the list with 50 submissions, the upload form, upload 1 MB, sign out. An asyncio client
+(httpx, one connection pool per customer) against the server `make run` runs, on SQLite and
+on PostgreSQL. Reports p50/p95/p99 per kind of request, the error count and the rate.
+
+Two scenarios on the same seeded server:
+
+- ``customers`` (the target's scenario): people, not robots. They arrive over
+  :data:`RAMP_SECONDS` (all 200 are on the portal at the same time at the peak) and read each
+  page for 1 to 3 s before the next click, like locust's ``between(1, 3)``; seeded, so every
+  run clicks at the same moments.
+- ``stampede`` (capacity): all 200 at the same instant with no pause at all. Latency here is
+  mostly queueing, so its figure to read is the rate the server sustains.
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
 import re
+import sys
 import tempfile
 import time
 from collections import defaultdict
@@ -19,7 +30,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.harness import stat
+from bench.harness import cpu_seconds, stat
 from bench.processes import PASSWORD, portal
 from dokportal import db
 from dokportal.accounts.passwords import hash_password
@@ -32,6 +43,8 @@ from tests.support.postgres import running_postgres
 
 CSRF = re.compile(r'name="_csrf" value="([0-9a-f]+)"')
 CUSTOMERS = 200
+RAMP_SECONDS = 20.0
+THINK_SECONDS = (1.0, 3.0)
 PER_LIST = 50
 UPLOAD = b"%PDF-1.7\n" + bytes(1000 * 1000 - 9)
 
@@ -105,7 +118,26 @@ async def seed(database_url: str, customers: int) -> None:
         )
 
 
-async def customer(url: str, n: int, timings: dict[str, list[float]], errors: list[str]) -> None:
+class Pacing:
+    """When a customer arrives and how long they look at each page (none in a stampede)."""
+
+    def __init__(self, *, customers: int, stampede: bool, seed: int = 6) -> None:
+        self.stampede = stampede
+        self.customers = customers
+        self._random = random.Random(seed)  # noqa: S311 - pacing, not secrets
+
+    def arrival(self, n: int) -> float:
+        return 0.0 if self.stampede else n * RAMP_SECONDS / self.customers
+
+    async def think(self) -> None:
+        if not self.stampede:
+            await asyncio.sleep(self._random.uniform(*THINK_SECONDS))
+
+
+async def customer(
+    url: str, n: int, pacing: Pacing, timings: dict[str, list[float]], errors: list[str]
+) -> None:
+    await asyncio.sleep(pacing.arrival(n))
     async with httpx.AsyncClient(base_url=url, timeout=120) as client:
 
         async def call(
@@ -124,6 +156,7 @@ async def customer(url: str, n: int, timings: dict[str, list[float]], errors: li
 
         page = await call("page", "GET", "/signin", 200)
         token = CSRF.search(page.text).group(1) if page is not None else ""  # type: ignore[union-attr]
+        await pacing.think()
         await call(
             "signin",
             "POST",
@@ -133,6 +166,7 @@ async def customer(url: str, n: int, timings: dict[str, list[float]], errors: li
         )
         for path in ("/", "/notices/", "/documents", "/documents/new"):
             await call("page", "GET", path, 200)
+            await pacing.think()
         await call(
             "upload",
             "POST",
@@ -141,17 +175,22 @@ async def customer(url: str, n: int, timings: dict[str, list[float]], errors: li
             data={"_csrf": token, "category": "other"},
             files=[("files", ("scan.pdf", UPLOAD, "application/pdf"))],
         )
+        await pacing.think()
         await call("signout", "POST", "/signout", 303, data={"_csrf": token})
 
 
-async def load(url: str, customers: int) -> dict[str, object]:
+async def load(url: str, customers: int, *, stampede: bool) -> dict[str, object]:
     timings: dict[str, list[float]] = defaultdict(list)
     errors: list[str] = []
+    pacing = Pacing(customers=customers, stampede=stampede)
     start = time.perf_counter()
-    await asyncio.gather(*(customer(url, n, timings, errors) for n in range(customers)))
+    await asyncio.gather(*(customer(url, n, pacing, timings, errors) for n in range(customers)))
     wall = time.perf_counter() - start
+    requests = sum(len(values) for values in timings.values())
     summary: dict[str, object] = {
         "wall_seconds": wall,
+        "requests": requests,
+        "requests_per_second": requests / wall,
         "errors": len(errors),
         "error_kinds": sorted(set(errors)),
     }
@@ -175,7 +214,20 @@ def run(database: str, customers: int = CUSTOMERS) -> dict[str, object]:
             url = f"sqlite:///{work / 'portal.sqlite3'}"
         server = stack.enter_context(portal(work / "server", database_url=url))
         asyncio.run(seed(url, customers))
-        return asyncio.run(load(server.url, customers))
+        results: dict[str, object] = {}
+        for scenario in ("customers", "stampede"):
+            before = cpu_seconds(server.process.pid)
+            result = asyncio.run(load(server.url, customers, stampede=scenario == "stampede"))
+            result["server_cpu_seconds"] = cpu_seconds(server.process.pid) - before
+            results[scenario] = result
+        if any(isinstance(r, dict) and r["errors"] for r in results.values()):
+            errors = [
+                line
+                for line in (work / "server" / "server.log").read_text().splitlines()
+                if "Error" in line or "error" in line
+            ]
+            print("server errors:", *errors[-20:], sep="\n  ", file=sys.stderr)
+        return results
 
 
 def main(customers: int = CUSTOMERS) -> dict[str, object]:

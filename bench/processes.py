@@ -54,12 +54,13 @@ def portal(workdir: Path, **env: str) -> Iterator[Server]:
     full_env.update({f"DOKPORTAL_{k.upper()}": v for k, v in env.items()})
     full_env["PYTHONPATH"] = str(ROOT)
     port = free_port()
+    log = (workdir / "server.log").open("wb")  # warnings and errors only: read it on failures
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "bench" / "serve_portal.py"), str(port)],
         cwd=workdir,
         env=full_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
         start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
@@ -68,6 +69,7 @@ def portal(workdir: Path, **env: str) -> Iterator[Server]:
         yield Server(url=url, process=process, workdir=workdir, env=full_env)
     finally:
         stop(process)
+        log.close()
 
 
 @contextmanager
