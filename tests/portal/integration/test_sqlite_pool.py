@@ -75,9 +75,17 @@ async def test_a_failed_query_does_not_return_its_connection(engine: PooledSQLit
     await engine.close_connection_pool()
 
 
-async def test_transactions_still_get_their_own_connection(engine: PooledSQLiteEngine) -> None:
+async def test_transactions_borrow_a_kept_connection_and_give_it_back(
+    engine: PooledSQLiteEngine,
+) -> None:
     await engine.start_connection_pool()
     await names(engine)
+    assert engine.idle_connections == 1
+    async with engine.transaction():
+        assert engine.idle_connections == 0  # lent to the transaction
+        await engine.run_ddl("INSERT INTO item (name) VALUES ('kept')")
+    assert engine.idle_connections == 1
+    assert await names(engine) == ["kept"]
 
     async def insert_then_fail() -> None:
         async with engine.transaction():
@@ -86,5 +94,22 @@ async def test_transactions_still_get_their_own_connection(engine: PooledSQLiteE
 
     with pytest.raises(RuntimeError):
         await insert_then_fail()
-    assert await names(engine) == []
+    assert await names(engine) == ["kept"]
+    assert engine.idle_connections == 1
+    await engine.close_connection_pool()
+
+
+async def test_a_connection_still_inside_a_transaction_is_not_kept(
+    engine: PooledSQLiteEngine,
+) -> None:
+    await engine.start_connection_pool()
+    lease = await engine.get_connection()
+    await lease.execute("BEGIN IMMEDIATE")
+    await lease.close()  # as if the ROLLBACK had failed
+    assert engine.idle_connections == 0
+    with pytest.raises(RuntimeError, match="given back"):
+        await lease.execute("SELECT 1")
+    # The write lock went with the closed connection: others can write.
+    await engine.run_ddl("INSERT INTO item (name) VALUES ('after')")
+    assert await names(engine) == ["after"]
     await engine.close_connection_pool()
