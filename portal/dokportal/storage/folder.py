@@ -34,6 +34,7 @@ _T = TypeVar("_T")
 _INCOMING = ".incoming"
 _PART = ".part"
 _MIB = 1024 * 1024
+_FADVISE = getattr(os, "posix_fadvise", None)  # not on macOS: there the fsync does it all
 
 log = logging.getLogger(__name__)
 
@@ -175,6 +176,7 @@ class FolderBlobWriter:
         self._part = part
         self._final = final
         self._buffer = bytearray()
+        self._written = 0
         self._state = "open"  # open -> committed | aborted | failed
 
     async def write(self, data: bytes) -> None:
@@ -188,7 +190,20 @@ class FolderBlobWriter:
             if len(self._buffer) < self._store.buffer_size:
                 return
             pending, self._buffer = self._buffer, bytearray()
-        await self._guard(lambda: _write_all(self._handle, pending))
+        await self._guard(lambda: self._write_sync(pending))
+
+    def _write_sync(self, data: bytes | bytearray) -> None:
+        """Write, then let the kernel start putting these pages on disk right away.
+
+        Otherwise a large upload stays in the page cache until `commit`'s fsync, which
+        then writes all of it while the customer waits (~80 ms per 200 MB here). On Linux
+        ``POSIX_FADV_DONTNEED`` on dirty pages starts their writeback without waiting for
+        it, and drops them from the cache once clean: ciphertext is read rarely.
+        """
+        _write_all(self._handle, data)
+        if _FADVISE is not None:
+            _FADVISE(self._handle.fileno(), self._written, len(data), os.POSIX_FADV_DONTNEED)
+        self._written += len(data)
 
     async def commit(self) -> None:
         """Flush, fsync, rename into place, fsync the folders; then it is durable."""
