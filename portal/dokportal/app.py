@@ -108,7 +108,11 @@ def create_app(settings: Settings, *, keyring: Keyring | None = None) -> Litesta
                     await worker
             await db.close_pool(engine)
 
-    templates = TemplateConfig(directory=PACKAGE_DIR / "templates", engine=JinjaTemplateEngine)
+    templates = TemplateConfig(
+        directory=PACKAGE_DIR / "templates",
+        engine=JinjaTemplateEngine,
+        engine_callback=_fixed_templates,
+    )
     app = Litestar(
         route_handlers=[
             # HTML pages stay out of the OpenAPI document, which describes only /api/v1.
@@ -170,3 +174,10 @@ def create_app(settings: Settings, *, keyring: Keyring | None = None) -> Litesta
     )
     app.state.runtime = runtime
     return app
+
+
+def _fixed_templates(engine: JinjaTemplateEngine) -> None:
+    """Templates ship inside the package and never change while the process runs: no file
+    time check before every render (Jinja's default, meant for development)."""
+    engine.engine.auto_reload = False
+
