@@ -1,9 +1,10 @@
 """Blobs as objects in an S3 bucket (SeaweedFS, MinIO, Ceph, AWS).
 
 boto3 is synchronous, so every call runs in a worker thread. Uploads are in
-`dokportal.storage.s3_writer`. The object only appears when the writer's `commit`
-succeeds, and an unfinished multipart upload is what `list_blobs` reports as partial,
-so the sweeper can abort it.
+`dokportal.storage.s3_writer`: one ``PutObject`` for small blobs, a multipart upload
+with a few parts in flight for large ones. Either way the object only appears when the
+writer's `commit` succeeds, and an unfinished multipart upload is what `list_blobs`
+reports as partial, so the sweeper can abort it.
 """
 
 from __future__ import annotations
@@ -57,7 +58,9 @@ class S3BlobStore:
         path_style: bool = True,
         prefix: str = "",
         *,
-        part_size: int = 8 * _MIB,
+        part_size: int = 5 * _MIB,
+        parts_in_flight: int = 2,
+        total_parts_in_flight: int = 4,
         read_chunk_size: int = _MIB,
         connect_timeout: float = 3,
         read_timeout: float = 60,
@@ -67,17 +70,24 @@ class S3BlobStore:
         """Build the client; no network traffic until the first call.
 
         `ca_bundle` is a PEM file to trust instead of the public CAs, for an in-house
-        CA in front of the object store.
+        CA in front of the object store. An upload sends up to `parts_in_flight` parts
+        at once, all uploads of this store together up to `total_parts_in_flight`; see
+        `dokportal.storage.s3_writer` for what that costs in memory and why.
         """
         if not _PREFIX.fullmatch(prefix):
             raise ValueError(f"S3 prefix {prefix!r} must be empty or end with '/'")
         if part_size < 5 * _MIB:
             raise ValueError("S3 parts must be at least 5 MiB")
+        if not 1 <= parts_in_flight <= total_parts_in_flight:
+            raise ValueError("need 1 <= parts_in_flight <= total_parts_in_flight")
         self.endpoint_url = endpoint_url
         self.bucket = bucket
         self.prefix = prefix
         self.region = region
         self.part_size = part_size
+        self.parts_in_flight = parts_in_flight
+        # Shared by all writers: bounds memory and threads however many uploads run.
+        self.part_slots = anyio.Semaphore(total_parts_in_flight)
         self.read_chunk_size = read_chunk_size
         config = Config(
             region_name=region,
@@ -90,7 +100,11 @@ class S3BlobStore:
             retries={"mode": "standard", "total_max_attempts": max_attempts},
             # CRC32 on uploads (checked by SeaweedFS too) catches corruption in
             # transit *before* an upload is acknowledged; responses are verified
-            # when the server sends a checksum.
+            # when the server sends a checksum. Over plain http botocore also signs
+            # each body's SHA-256, the only protection against a tampering network
+            # there; over https it signs UNSIGNED-PAYLOAD and trails the CRC32.
+            # Measured per 200 MB: SHA-256 ~0.14 s and CRC32 ~0.06 s of our CPU,
+            # beside ~2 s of SeaweedFS's: not worth weakening.
             request_checksum_calculation="when_supported",
             response_checksum_validation="when_supported",
             tcp_keepalive=True,
@@ -122,7 +136,7 @@ class S3BlobStore:
 
     async def open_writer(self, blob_id: str) -> S3BlobWriter:
         """Start an upload; nothing is sent until a part is full or `commit`."""
-        return S3BlobWriter(self, self._key(blob_id))
+        return S3BlobWriter(self, self._client, self._key(blob_id))
 
     async def read(self, blob_id: str) -> AsyncIterator[bytes]:
         """Stream the object body in ``read_chunk_size`` pieces."""
