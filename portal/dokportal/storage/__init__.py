@@ -18,7 +18,8 @@ from dokportal.storage.errors import (
     StorageUnavailable,
 )
 from dokportal.storage.folder import FolderBlobStore, FolderBlobWriter
-from dokportal.storage.s3 import S3BlobStore, S3BlobWriter
+from dokportal.storage.s3 import S3BlobStore
+from dokportal.storage.s3_writer import S3BlobWriter
 
 __all__ = [
     "BlobInfo",
