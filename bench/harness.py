@@ -43,12 +43,18 @@ def stat(samples: list[float]) -> Stat:
 
 
 def interleave(contenders: dict[str, Callable[[], float]], rounds: int) -> dict[str, list[float]]:
-    """Run each contender once per round, rotating the order; each returns seconds."""
+    """Run each contender once per round, rotating the order; each returns seconds.
+
+    Every run starts with no dirty pages (``os.sync()``, untimed): a contender that does not
+    fsync (copyparty) otherwise leaves hundreds of MB for the kernel to write back during
+    the next contender's run, and that one's fsync waits behind them.
+    """
     names = list(contenders)
     samples: dict[str, list[float]] = {name: [] for name in names}
     for round_no in range(rounds):
         shift = round_no % len(names)
         for name in names[shift:] + names[:shift]:
+            os.sync()
             samples[name].append(contenders[name]())
     return samples
 

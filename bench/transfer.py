@@ -82,7 +82,7 @@ def upload_throughput(work: Path, rounds_small: int, rounds_big: int) -> dict[st
         "200MB": payload(work / "200mb.pdf", 200 * MB),
     }
     results: dict[str, object] = {}
-    with run_seaweed() as s3:
+    with run_seaweed(volume_size_limit_mb=1024) as s3:
         bucket = f"bench-{secrets.token_hex(4)}"
         s3.client().create_bucket(Bucket=bucket)
         s3_env = {

@@ -157,8 +157,12 @@ def run_seaweed(
     weed: str | None = None,
     extra_identities: tuple[Identity, ...] = (),
     startup_timeout: float = 60.0,
+    volume_size_limit_mb: int = 64,
 ) -> Iterator[SeaweedS3]:
     """Start SeaweedFS, wait until S3 accepts a signed write, stop it afterwards.
+
+    Tests keep volumes small (a fresh bucket each); the benchmark asks for production-sized
+    ones, because adding a volume every 64 MB stalls a stream of 200 MB uploads.
 
     Raises RuntimeError (with the log's tail) if it does not come up in time.
     """
@@ -177,7 +181,7 @@ def run_seaweed(
         config_path = workdir / "s3.json"
         config_path.write_text(json.dumps({"identities": [i.as_config() for i in identities]}))
         ports = _free_ports()
-        command = _command(binary, workdir, config_path, ports)
+        command = _command(binary, workdir, config_path, ports, volume_size_limit_mb)
         log_path = workdir / "weed.log"
         server = SeaweedS3(
             endpoint_url=f"http://127.0.0.1:{ports['s3']}",
@@ -205,7 +209,9 @@ def run_seaweed(
         yield server
 
 
-def _command(binary: str, workdir: Path, config: Path, ports: dict[str, int]) -> list[str]:
+def _command(
+    binary: str, workdir: Path, config: Path, ports: dict[str, int], volume_mb: int
+) -> list[str]:
     data = workdir / "data"
     data.mkdir()
     # One volume per new collection instead of 7: a fresh bucket per test stays cheap.
@@ -223,7 +229,7 @@ def _command(binary: str, workdir: Path, config: Path, ports: dict[str, int]) ->
         f"-master.port.grpc={ports['master_grpc']}",
         "-master.telemetry=false",
         # Every bucket is its own collection with its own volumes: keep them small.
-        "-master.volumeSizeLimitMB=64",
+        f"-master.volumeSizeLimitMB={volume_mb}",
         f"-volume.port={ports['volume']}",
         f"-volume.port.grpc={ports['volume_grpc']}",
         "-volume.max=256",
