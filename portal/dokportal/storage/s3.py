@@ -108,6 +108,9 @@ class S3BlobStore:
             request_checksum_calculation="when_supported",
             response_checksum_validation="when_supported",
             tcp_keepalive=True,
+            # botocore keeps 10 connections; every download streams on one of its own
+            # for as long as it runs, so a busy pod would open and drop extras each time.
+            max_pool_connections=50,
             user_agent_extra="dokportal",
         )
         # An own session: boto3's default session is not safe to share across threads.
