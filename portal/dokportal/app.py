@@ -180,4 +180,3 @@ def _fixed_templates(engine: JinjaTemplateEngine) -> None:
     """Templates ship inside the package and never change while the process runs: no file
     time check before every render (Jinja's default, meant for development)."""
     engine.engine.auto_reload = False
-
