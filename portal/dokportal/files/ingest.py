@@ -6,9 +6,13 @@ caller only after :meth:`FileIngest.finish` returned, i.e. after the blob is dur
 
 Why a pipeline: hashing (SHA-256, ~1.7 GB/s with SHA-NI) and encryption cost more CPU than
 receiving and parsing the body. Done in line, they kept the event loop busy for the whole
-upload on one core. Now each full batch is hashed, encrypted and written by one worker-thread
-job (hashlib releases the GIL) while the event loop parses the next batch: at most one job is
-in flight, so order is kept and memory stays bounded. Measured in ``bench/`` (issue 6).
+upload on one core. Now each full batch is hashed and encrypted in a worker thread (hashlib
+releases the GIL), then written by the store, while the event loop parses the next batches.
+Sealing happens one batch after the other (digest and encryptor are sequential), writing
+too, and at most :data:`WRITES_IN_FLIGHT` batches wait to be written, so order is kept and
+memory stays at a few MiB per upload. Measured in ``bench/`` (issue 6): a 200 MB upload
+0.535 s in line, 0.45 s with one batch in flight, ~10 % less again with sealing and writing
+as separate steps.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
 import anyio
 import anyio.to_thread
@@ -34,6 +40,9 @@ FORMAT_VERSION = 1
 BATCH_BYTES = 1024 * 1024
 """Plaintext per worker job: large enough that a thread hop (~50 µs) is noise, small enough
 that two in memory per upload do not matter."""
+
+WRITES_IN_FLIGHT = 2
+"""Batches queued but not yet written, per upload: memory stays at a few MiB."""
 
 TYPE_WORDS = {"application/pdf": "PDF", "image/jpeg": "JPEG", "image/png": "PNG"}
 
@@ -98,7 +107,8 @@ class FileIngest:
         self._blob_id = new_blob_id()
         self._wrapped: tuple[str, str] | None = None
         self._batch = bytearray()
-        self._in_flight: asyncio.Task[None] | None = None
+        self._sealing: asyncio.Task[bytes] | None = None
+        self._writes: deque[asyncio.Task[None]] = deque()
 
     async def feed(self, chunk: bytes) -> None:
         if not chunk:
@@ -144,25 +154,40 @@ class FileIngest:
         await self._writer.write(self._encryptor.header())
 
     async def _submit(self) -> None:
-        """Hand the batch to a worker job once the previous job is done (depth-1 pipeline)."""
+        """Queue the batch: sealed after the previous batch's sealing, written after its write.
+
+        Sealing (a worker thread) and writing (the store's own thread) are separate steps,
+        so batch n+1 is hashed while batch n is written and the loop parses batch n+2. The
+        loop waits only while :data:`WRITES_IN_FLIGHT` batches are not yet written.
+        """
         batch, self._batch = self._batch, bytearray()
-        await self._drain()
-        self._in_flight = asyncio.ensure_future(self._process(batch))
+        while len(self._writes) >= WRITES_IN_FLIGHT:
+            await self._writes.popleft()  # a failure (e.g. storage down) surfaces here
+        seal = asyncio.ensure_future(self._seal(batch, self._sealing))
+        self._sealing = seal
+        earlier = self._writes[-1] if self._writes else None
+        self._writes.append(asyncio.ensure_future(self._write(seal, earlier)))
 
     async def _drain(self) -> None:
-        """Wait for the job in flight; its failure (e.g. storage down) surfaces here."""
-        job, self._in_flight = self._in_flight, None
-        if job is not None:
-            await job
+        """Wait until every queued batch is written; the first failure surfaces here."""
+        while self._writes:
+            await self._writes.popleft()
 
-    async def _process(self, batch: bytearray) -> None:
+    async def _seal(self, batch: bytearray, earlier: asyncio.Task[bytes] | None) -> bytes:
+        if earlier is not None:
+            await earlier  # digest and encryptor take the batches one by one, in order
+        return await anyio.to_thread.run_sync(self._hash_and_seal, batch)
+
+    async def _write(self, seal: asyncio.Task[bytes], earlier: asyncio.Task[None] | None) -> None:
         assert self._writer is not None
-        sealed = await anyio.to_thread.run_sync(self._hash_and_seal, batch)
+        sealed = await seal
+        if earlier is not None:
+            await earlier  # in order, and never after a failed write
         if sealed:
             await self._writer.write(sealed)
 
     def _hash_and_seal(self, batch: bytearray) -> bytes:
-        """Worker thread: only one job runs at a time, so digest and encryptor are not shared."""
+        """Worker thread: one sealing at a time (each waits for the one before)."""
         assert self._encryptor is not None
         self._digest.update(batch)
         return self._encryptor.update(batch)
@@ -195,14 +220,19 @@ class FileIngest:
     async def abort(self) -> None:
         """Remove whatever was written; safe to call at any point, more than once.
 
-        The job in flight is waited for first (it ends within a batch), so nothing writes
-        after the writer was aborted; its own error no longer matters.
+        The queued batches are waited for first (they end within a few batches' time),
+        so nothing writes after the writer was aborted; their errors no longer matter.
         """
-        job, self._in_flight = self._in_flight, None
-        if job is not None:
+        jobs: list[asyncio.Task[Any]] = [*self._writes]
+        if self._sealing is not None:
+            jobs.append(self._sealing)
+        self._writes.clear()
+        self._sealing = None
+        if jobs:
             with anyio.CancelScope(shield=True):
-                await asyncio.wait([job])
-            if not job.cancelled():
-                job.exception()  # retrieved: asyncio must not report it as lost
+                await asyncio.wait(jobs)
+            for job in jobs:
+                if not job.cancelled():
+                    job.exception()  # retrieved: asyncio must not report it as lost
         if self._writer is not None:
             await self._writer.abort()
