@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 import anyio
 
-from dokportal.storage.errors import InvalidBlobId
+from dokportal.storage.errors import InvalidBlobId, StorageError
 
 _BLOB_ID = re.compile(r"[a-z0-9-]{8,64}")
 
@@ -67,6 +68,35 @@ class BlobWriter(Protocol):
     async def abort(self) -> None:
         """Remove everything partial; safe to call twice, and after a failure."""
         ...
+
+
+class WriterState:
+    """The life of one upload, shared by the writers: ``open`` until `commit` or `abort`.
+
+    A failure while open leaves the writer ``failed``: its buffers or parts may be half
+    sent, so nothing more may be written; only `abort` is left.
+    """
+
+    _state = "open"  # open -> committed | aborted | failed
+
+    def _require_open(self) -> None:
+        if self._state != "open":
+            raise StorageError(f"writer is {self._state}")
+
+    @contextmanager
+    def _poisoned_by_failure(self) -> Iterator[None]:
+        try:
+            yield
+        except BaseException:
+            self._state = "failed"
+            raise
+
+    def _begin_abort(self) -> bool:
+        """Mark the writer aborted; False if there is nothing to do (committed, aborted)."""
+        if self._state in ("committed", "aborted"):
+            return False
+        self._state = "aborted"
+        return True
 
 
 class BlobStore(Protocol):

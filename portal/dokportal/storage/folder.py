@@ -27,7 +27,7 @@ from typing import TypeVar
 import anyio
 import anyio.to_thread
 
-from dokportal.storage.base import BlobInfo, validate_blob_id
+from dokportal.storage.base import BlobInfo, WriterState, validate_blob_id
 from dokportal.storage.errors import BlobNotFound, StorageError, StorageUnavailable
 
 _T = TypeVar("_T")
@@ -166,7 +166,7 @@ class FolderBlobStore:
             raise StorageUnavailable(f"blob folder {self.root} {what}")
 
 
-class FolderBlobWriter:
+class FolderBlobWriter(WriterState):
     """An upload into ``.incoming``; `commit` renames it into place."""
 
     def __init__(self, store: FolderBlobStore, handle: io.FileIO, part: Path, final: Path) -> None:
@@ -177,7 +177,6 @@ class FolderBlobWriter:
         self._final = final
         self._buffer = bytearray()
         self._written = 0
-        self._state = "open"  # open -> committed | aborted | failed
 
     async def write(self, data: bytes) -> None:
         """Buffer `data`; hand ~1 MiB at a time to a worker thread."""
@@ -214,9 +213,8 @@ class FolderBlobWriter:
 
     async def abort(self) -> None:
         """Close and delete the ``.part`` file; a no-op once committed or aborted."""
-        if self._state in ("committed", "aborted"):
+        if not self._begin_abort():
             return
-        self._state = "aborted"
         self._buffer = bytearray()
         with anyio.CancelScope(shield=True):  # cleanup must survive a cancelled upload
             await anyio.to_thread.run_sync(self._abort_sync)
@@ -244,15 +242,8 @@ class FolderBlobWriter:
 
     async def _guard(self, func: Callable[[], None]) -> None:
         """Run I/O in a thread; any failure poisons the writer until `abort`."""
-        try:
+        with self._poisoned_by_failure():
             await _run(self._store.root, func)
-        except BaseException:
-            self._state = "failed"
-            raise
-
-    def _require_open(self) -> None:
-        if self._state != "open":
-            raise StorageError(f"writer is {self._state}")
 
 
 async def _run(root: Path, func: Callable[[], _T]) -> _T:

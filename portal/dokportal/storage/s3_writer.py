@@ -37,6 +37,7 @@ from typing import IO, TYPE_CHECKING, Any, cast
 
 import anyio
 
+from dokportal.storage.base import WriterState
 from dokportal.storage.errors import StorageError
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class S3BlobWriter:
+class S3BlobWriter(WriterState):
     """One upload: buffers a part, sends full parts in the background, commits in order."""
 
     def __init__(self, store: S3BlobStore, client: S3Client, key: str) -> None:
@@ -66,7 +67,6 @@ class S3BlobWriter:
         self._parts: list[CompletedPartTypeDef] = []
         self._in_flight: set[asyncio.Task[None]] = set()
         self._commit_started = False
-        self._state = "open"  # open -> committed | aborted | failed
 
     async def write(self, data: bytes) -> None:
         """Buffer `data`; send each part as it fills, waiting only for room to send it."""
@@ -82,9 +82,8 @@ class S3BlobWriter:
 
     async def abort(self) -> None:
         """Wait for the parts in flight, abort the upload, remove a half-committed object."""
-        if self._state in ("committed", "aborted"):
+        if not self._begin_abort():
             return
-        self._state = "aborted"
         self._buffer, self._filled = bytearray(), 0
         store, key = self._store, self._key
         with anyio.CancelScope(shield=True):  # cleanup must survive a cancelled upload
@@ -191,15 +190,8 @@ class S3BlobWriter:
 
     async def _guard(self, step: Any) -> None:
         """Await one step; any failure poisons the writer until `abort`."""
-        try:
+        with self._poisoned_by_failure():
             await step
-        except BaseException:
-            self._state = "failed"
-            raise
-
-    def _require_open(self) -> None:
-        if self._state != "open":
-            raise StorageError(f"writer is {self._state}")
 
 
 class _PartBody(io.RawIOBase):
