@@ -21,7 +21,7 @@ from dokportal.api.schemas import (
 )
 from dokportal.audit import record
 from dokportal.documents.tables import Submission
-from dokportal.files import open_decrypted
+from dokportal.files import open_decrypted, scanning
 from dokportal.lib.downloads import attachment_headers
 from dokportal.lib.runtime import runtime_of
 from dokportal.lib.web import TOKEN_AUTH
@@ -94,6 +94,7 @@ class ExportApiController(Controller):
                     content_type=stored.content_type,
                     size=stored.size,
                     sha256=stored.sha256,
+                    scan=stored.scan_state,
                     url=f"/api/v1/submissions/{row.reference}/files/{index}",
                 )
                 for index, stored in enumerate(files)
@@ -111,6 +112,7 @@ class ExportApiController(Controller):
         runtime = runtime_of(request)
         row = await services.submission(reference)
         stored = await file_at(row.id, position)
+        scanning.ensure_servable(stored)  # 409 while being checked, 403 when quarantined
         await record(api_actor(request), "api.file_read", "stored_file", stored.id)
         headers = attachment_headers(stored.display_name)
         headers["content-length"] = str(stored.size)
