@@ -60,6 +60,7 @@ class Clamd:
     """One clamd; ``stop`` and ``start`` let a test take it down and bring it back."""
 
     folder: Path
+    stream_max: str = "30M"
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -86,7 +87,7 @@ class Clamd:
                     f"PidFile {self.folder / 'clamd.pid'}",
                     f"TemporaryDirectory {self.folder}",
                     "Foreground yes",
-                    "StreamMaxLength 30M",
+                    f"StreamMaxLength {self.stream_max}",
                     "SelfCheck 0",
                     "",
                 ]
@@ -128,9 +129,9 @@ class Clamd:
 
 
 @contextlib.contextmanager
-def running_clamd() -> Iterator[Clamd]:
+def running_clamd(stream_max: str = "30M") -> Iterator[Clamd]:
     folder = Path(tempfile.mkdtemp(prefix="dokportal-clamd-"))
-    server = Clamd(folder)
+    server = Clamd(folder, stream_max)
     try:
         server.start()
         yield server

@@ -14,6 +14,7 @@ is written to disk here.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import struct
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -78,6 +79,12 @@ def parse_reply(reply: bytes) -> Verdict:
     raise ScanError(text[:200] or "no answer")
 
 
+async def _close(writer: asyncio.StreamWriter) -> None:
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+
+
 class Clamd:
     """One clamd; every call opens its own connection (clamd handles them in parallel)."""
 
@@ -96,7 +103,7 @@ class Clamd:
                     await writer.drain()
                     return await reader.readuntil(b"\0") == b"PONG\0"
                 finally:
-                    writer.close()
+                    await _close(writer)
         except (OSError, TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             return False
 
@@ -115,34 +122,42 @@ class Clamd:
             reader, writer = await self.address.connect()
         except OSError as error:
             raise ClamdUnavailable(f"cannot connect to clamd: {error.strerror or error}") from error
+        # Read while writing: clamd answers (e.g. "size limit exceeded") and closes early,
+        # and a reader started only after a failed write would see the broken pipe instead.
+        answer = asyncio.ensure_future(reader.readuntil(b"\0"))
         try:
-            sent = 0
             try:
-                writer.write(b"zINSTREAM\0")
-                async for chunk in chunks:
-                    for start in range(0, len(chunk), CHUNK_BYTES):
-                        piece = chunk[start : start + CHUNK_BYTES]
-                        sent += len(piece)
-                        if sent > self.max_bytes:
-                            raise ScanError(
-                                f"longer than the stream limit of {self.max_bytes} bytes"
-                            )
-                        writer.write(struct.pack(">I", len(piece)) + piece)
-                        await writer.drain()
-                writer.write(struct.pack(">I", 0))
-                await writer.drain()
+                await self._send(writer, chunks)
             except (BrokenPipeError, ConnectionResetError):
-                pass  # clamd stopped reading (e.g. its own limit): its reply says why
+                pass  # clamd stopped reading: its answer says why
             try:
-                reply = await reader.readuntil(b"\0")
+                reply = await answer
             except asyncio.IncompleteReadError as error:
                 if not error.partial:
                     raise ClamdUnavailable("clamd closed the connection") from error
                 reply = error.partial
             except asyncio.LimitOverrunError as error:
                 raise ScanError("clamd's answer is too long") from error
-            except ConnectionResetError as error:
-                raise ClamdUnavailable("clamd closed the connection") from error
+            except (BrokenPipeError, ConnectionResetError) as error:
+                raise ScanError("clamd closed the stream before its end") from error
             return parse_reply(reply[:MAX_REPLY_BYTES])
         finally:
-            writer.close()
+            if not answer.done():
+                answer.cancel()
+            elif not answer.cancelled():
+                answer.exception()  # retrieved, so asyncio does not report it as lost
+            await _close(writer)
+
+    async def _send(self, writer: asyncio.StreamWriter, chunks: AsyncIterator[bytes]) -> None:
+        sent = 0
+        writer.write(b"zINSTREAM\0")
+        async for chunk in chunks:
+            for start in range(0, len(chunk), CHUNK_BYTES):
+                piece = chunk[start : start + CHUNK_BYTES]
+                sent += len(piece)
+                if sent > self.max_bytes:
+                    raise ScanError(f"longer than the stream limit of {self.max_bytes} bytes")
+                writer.write(struct.pack(">I", len(piece)) + piece)
+                await writer.drain()
+        writer.write(struct.pack(">I", 0))
+        await writer.drain()

@@ -28,6 +28,7 @@ from dokportal.files.clamd import Clamd, ClamdAddress, ClamdUnavailable, ScanErr
 from dokportal.files.ingest import Ingested
 from dokportal.files.reading import open_decrypted
 from dokportal.files.tables import StoredFile
+from dokportal.i18n import N_
 from dokportal.lib.errors import Forbidden, PortalError, ServiceUnavailable, UnsupportedType
 from dokportal.settings import ScanSettings, Settings
 from dokportal.storage import BlobStore
@@ -65,8 +66,10 @@ def ensure_servable(row: StoredFile) -> None:
         return
     if row.scan_state == PENDING:
         raise FileBeingChecked(
-            "The file %(name)s is still being checked for viruses. "
-            "Please try again in a few minutes.",
+            N_(
+                "The file %(name)s is still being checked for viruses. "
+                "Please try again in a few minutes."
+            ),
             name=row.display_name,
         )
     if row.scan_state == INFECTED:

@@ -193,6 +193,38 @@ async def test_files_wait_while_clamd_is_down_and_the_worker_scans_them_later(
         assert "Being checked" not in (await client.get(f"/documents/{reference}")).text
 
 
+async def test_a_file_clamd_keeps_refusing_ends_closed_as_not_checkable(
+    client: PortalClient, customer: Person, tmp_path: Path, database_url: str
+) -> None:
+    """clamd answers ERROR (here: its StreamMaxLength is smaller than the file): retried with
+    back-off, then closed for good after ``max_errors`` tries, with an audit event."""
+    with running_clamd(stream_max="1K") as small:
+        live = make_settings(tmp_path, database_url, scan={"clamd": small.url, "max_errors": 2})
+        client.app.state.runtime = _with_settings(client, live)
+        reference = await upload(client, ("foto.jpg", documents.jpeg(300, 300), "image/jpeg"))
+        (row,) = await _files()
+        assert (row.scan_state, row.scan_attempts) == ("pending", 1)
+        await StoredFile.update(
+            {StoredFile.scan_after: datetime.now(UTC) - timedelta(seconds=1)}
+        ).where(StoredFile.id == row.id)
+        await tasks.run_once(live, build_store(live.storage), Keyring.load(live.keyring_path))
+        (row,) = await _files()
+        assert row.scan_state == "error"
+        assert await AuditEvent.exists().where(
+            (AuditEvent.action == "file.scan_failed") & (AuditEvent.object_id == str(row.id))
+        )
+        assert (
+            "We could not accept the file foto.jpg."
+            in (await client.get(f"/documents/{reference}")).text
+        )
+        await _caseworker(client, live, customer)
+        assert (
+            "Could not be checked for viruses"
+            in (await client.get(f"/staff/submissions/{reference}")).text
+        )
+        assert (await client.get(f"/staff/submissions/{reference}/files/0")).status_code == 403
+
+
 def _with_settings(client: PortalClient, settings: Settings) -> object:
     from dataclasses import replace
 
