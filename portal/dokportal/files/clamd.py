@@ -126,10 +126,9 @@ class Clamd:
         # and a reader started only after a failed write would see the broken pipe instead.
         answer = asyncio.ensure_future(reader.readuntil(b"\0"))
         try:
-            try:
+            # If clamd stopped reading, its answer says why.
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                 await self._send(writer, chunks)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # clamd stopped reading: its answer says why
             try:
                 reply = await answer
             except asyncio.IncompleteReadError as error:
