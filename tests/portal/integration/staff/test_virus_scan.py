@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
+from pypdf import PdfReader
 
 from dokportal import tasks
 from dokportal.api.services import create_token
@@ -97,6 +98,9 @@ async def test_infected_file_is_quarantined_and_never_served(
     told = "We could not accept the file lohn.pdf."
     assert told in (await client.get(f"/documents/{reference}")).text
     assert told in (await client.get("/documents")).text
+    receipt = await client.get(f"/documents/{reference}/receipt.pdf")
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(receipt.content)).pages)
+    assert told in text.replace("\n", " ")
 
     events = await AuditEvent.objects().where(AuditEvent.action == "file.quarantined")
     assert [(e.object_type, e.object_id, e.actor_kind) for e in events] == [
