@@ -273,3 +273,18 @@ async def test_a_notice_is_not_sent_while_clamd_is_down(
     assert "Nothing was sent" in refused.text
     assert await Notice.count() == 0 and await StoredFile.count() == 0
     assert not [p for p in Path(live.storage.folder).rglob("*") if p.is_file()]
+
+
+async def test_without_a_scanner_files_are_served_and_marked_not_scanned(
+    client: PortalClient, customer: Person, tmp_path: Path, database_url: str
+) -> None:
+    plain = make_settings(tmp_path, database_url)  # no DOKPORTAL_SCAN__CLAMD
+    client.app.state.runtime = _with_settings(client, plain)
+    letter = documents.pdf("Lohn")
+    reference = await upload(client, ("lohn.pdf", letter, "application/pdf"))
+    await tasks.run_once(plain, build_store(plain.storage), Keyring.load(plain.keyring_path))
+    (row,) = await _files()
+    assert row.scan_state == "unscanned" and row.scanned_at is None
+    await _caseworker(client, plain, customer)
+    assert "not checked for viruses" in (await client.get(f"/staff/submissions/{reference}")).text
+    assert (await client.get(f"/staff/submissions/{reference}/files/0")).content == letter
