@@ -284,8 +284,9 @@ class ScanSettings(BaseModel):
     # clamd's StreamMaxLength (its default is 25 MiB); must cover the largest upload.
     stream_max_mb: int = Field(25, ge=1, le=4096)
     # Files waiting because clamd was down or erred are retried with doubling delay (capped
-    # at 1 h, never given up while clamd is unreachable); after this many ERROR answers for
-    # the same file it is marked "could not be checked" and stays closed.
+    # at 5 min while clamd is unreachable, never given up; at 1 h after ERROR answers); after
+    # this many failed tries ending in an ERROR answer the file is marked "could not be
+    # checked" and stays closed.
     max_errors: int = Field(5, ge=1, le=100)
     backoff_seconds: int = Field(30, ge=1, le=3600)
 

@@ -134,6 +134,9 @@ class ExportApiController(Controller):
     )
     async def acknowledge(self, request: AnyRequest, reference: FromPath[str]) -> Acknowledged:
         row = await services.submission(reference)
+        # Not while a file is still being checked: the e-file would not have it yet, and
+        # retention counts from the acknowledgement.
+        scanning.split_servable(await files_of(row.id))
         changed = await services.acknowledge(row)
         if changed:
             await record(api_actor(request), "api.acknowledged", "submission", row.reference)

@@ -46,6 +46,11 @@ SERVABLE = frozenset({UNSCANNED, CLEAN})
 """States whose file may be opened: scanned clean, or stored while no scanner was set."""
 
 MAX_BACKOFF_SECONDS = 3600
+"""Longest wait before a file that clamd refused (ERROR) is tried again."""
+
+MAX_OUTAGE_BACKOFF_SECONDS = 300
+"""Longest wait while clamd is unreachable: once it is back, files are scanned within about
+five minutes (plus the worker's interval), however long the outage was."""
 BATCH = 50
 
 
@@ -112,9 +117,8 @@ async def _verdict(
     return await clamd.scan(open_decrypted(store, keyring, tenant, row))
 
 
-def _backoff(scan: ScanSettings, attempts: int) -> timedelta:
-    seconds = min(scan.backoff_seconds * 2 ** min(attempts - 1, 16), MAX_BACKOFF_SECONDS)
-    return timedelta(seconds=seconds)
+def _backoff(scan: ScanSettings, attempts: int, cap: int) -> timedelta:
+    return timedelta(seconds=min(scan.backoff_seconds * 2 ** min(attempts - 1, 16), cap))
 
 
 async def _finish(row: StoredFile, state: str, signature: str = "") -> bool:
@@ -135,11 +139,13 @@ async def _finish(row: StoredFile, state: str, signature: str = "") -> bool:
     return bool(changed)
 
 
-async def _postpone(scan: ScanSettings, row: StoredFile, attempts: int) -> None:
+async def _postpone(
+    scan: ScanSettings, row: StoredFile, attempts: int, cap: int = MAX_OUTAGE_BACKOFF_SECONDS
+) -> None:
     await StoredFile.update(
         {
             StoredFile.scan_attempts: attempts,
-            StoredFile.scan_after: datetime.now(UTC) + _backoff(scan, attempts),
+            StoredFile.scan_after: datetime.now(UTC) + _backoff(scan, attempts, cap),
         }
     ).where((StoredFile.id == row.id) & (StoredFile.scan_state == PENDING))
 
@@ -163,7 +169,7 @@ async def scan_row(settings: Settings, store: BlobStore, keyring: Keyring, row: 
                 await record(SYSTEM, "file.scan_failed", "stored_file", row.id)
             return ERROR
         log.warning("file %s: clamd could not scan it (%s), will retry", row.id, error)
-        await _postpone(settings.scan, row, attempts)
+        await _postpone(settings.scan, row, attempts, MAX_BACKOFF_SECONDS)
         return PENDING
     except (StorageError, CryptoError, OSError) as error:
         # Storage down, key missing: the file waits, nothing is lost.

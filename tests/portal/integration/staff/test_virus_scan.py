@@ -172,10 +172,12 @@ async def test_files_wait_while_clamd_is_down_and_the_worker_scans_them_later(
             waiting = await client.get(f"/staff/submissions/{reference}{path}")
             assert waiting.status_code == 409, path
             assert b"%PDF" not in waiting.content
-        token, _ = await create_token("e-Akte", ["read"], None)
+        token, _ = await create_token("e-Akte", ["read", "acknowledge"], None)
         auth = {"authorization": f"Bearer {token}"}
         api = await client.get(f"/api/v1/submissions/{reference}/files/0", headers=auth)
         assert api.status_code == 409
+        ack = await client.post(f"/api/v1/submissions/{reference}/acknowledge", headers=auth)
+        assert ack.status_code == 409  # the e-file cannot have it yet
 
         store, keyring = build_store(live.storage), Keyring.load(live.keyring_path)
         await tasks.run_once(live, store, keyring)  # still down: waits, one more attempt
@@ -193,6 +195,8 @@ async def test_files_wait_while_clamd_is_down_and_the_worker_scans_them_later(
         (row,) = await _files()
         assert row.scan_state == "clean"
         assert (await client.get(f"/staff/submissions/{reference}/files/0")).content == letter
+        ack = await client.post(f"/api/v1/submissions/{reference}/acknowledge", headers=auth)
+        assert ack.status_code == 200
         use(client, customer_cookies)
         assert "Being checked" not in (await client.get(f"/documents/{reference}")).text
 
