@@ -338,6 +338,9 @@ def _register_staff_commands() -> None:
     from dokportal.cli_staff import register
 
     register(main)
+    from dokportal.cli_scan import scan
+
+    main.add_command(scan)
 
 
 _register_staff_commands()

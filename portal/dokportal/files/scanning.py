@@ -20,6 +20,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from piccolo.query.functions.aggregate import Count
+
 from dokportal.audit import Actor, record
 from dokportal.audit.services import SYSTEM
 from dokportal.crypto.errors import CryptoError
@@ -256,6 +258,37 @@ async def scan_now(
         await scan_rows(settings, store, keyring, rows)
     except Exception:
         log.exception("scanning right after the upload failed; the worker retries")
+
+
+async def counts() -> dict[str, int]:
+    """Files per scan state (for ``dokportal scan status``)."""
+    result = dict.fromkeys((UNSCANNED, PENDING, CLEAN, INFECTED, ERROR), 0)
+    rows = await StoredFile.select(StoredFile.scan_state, Count(alias="n")).group_by(
+        StoredFile.scan_state
+    )
+    for row in rows:
+        result[str(row["scan_state"])] = int(row["n"])
+    return result
+
+
+async def queue(states: list[str]) -> int:
+    """Back to ``pending`` (closed until scanned): files stored before scanning was on, or
+    ones clamd could not check. Never ``infected``: a quarantine is not undone here."""
+    chosen = [state for state in states if state in (UNSCANNED, ERROR)]
+    if not chosen:
+        return 0
+    changed = (
+        await StoredFile.update(
+            {
+                StoredFile.scan_state: PENDING,
+                StoredFile.scan_attempts: 0,
+                StoredFile.scan_after: None,
+            }
+        )
+        .where(StoredFile.scan_state.is_in(chosen))
+        .returning(StoredFile.id)
+    )
+    return len(changed)
 
 
 async def scan_before_recording(

@@ -16,6 +16,7 @@ from dokportal import tasks
 from dokportal.api.services import create_token
 from dokportal.audit.tables import AuditEvent
 from dokportal.crypto import Keyring
+from dokportal.files import scanning
 from dokportal.files.tables import StoredFile
 from dokportal.notices.tables import Notice
 from dokportal.settings import Settings
@@ -292,3 +293,21 @@ async def test_without_a_scanner_files_are_served_and_marked_not_scanned(
     await _caseworker(client, plain, customer)
     assert "not checked for viruses" in (await client.get(f"/staff/submissions/{reference}")).text
     assert (await client.get(f"/staff/submissions/{reference}/files/0")).content == letter
+
+
+async def test_files_from_before_the_scanner_can_be_queued_and_are_scanned(
+    client: PortalClient, customer: Person, tmp_path: Path, database_url: str, clamd: Clamd
+) -> None:
+    """`dokportal scan queue --unscanned`: old files go through the scan too."""
+    plain = make_settings(tmp_path, database_url)
+    client.app.state.runtime = _with_settings(client, plain)
+    await upload(client, ("lohn.pdf", documents.pdf("Lohn"), "application/pdf"))
+    await upload(client, ("alt.pdf", infected_pdf(documents.pdf("Alt")), "application/pdf"))
+    assert (await scanning.counts())["unscanned"] == 2
+    assert await scanning.queue(["unscanned", "infected"]) == 2  # a quarantine stays
+    assert (await scanning.counts())["pending"] == 2
+    live = make_settings(tmp_path, database_url, scan={"clamd": clamd.url})
+    await tasks.run_once(live, build_store(live.storage), Keyring.load(live.keyring_path))
+    counts = await scanning.counts()
+    assert (counts["clean"], counts["infected"], counts["pending"]) == (1, 1, 0)
+    assert await scanning.queue(["infected"]) == 0
