@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support.clamd import Clamd, find_clamd, running_clamd
 from tests.support.cluster import Cluster, default_bin_dir, missing_binaries, run_cluster
 from tests.support.kubeapi import Api
 from tests.support.operator import install
@@ -21,6 +22,15 @@ def postgres_url() -> Iterator[str]:
         unavailable("PostgreSQL", "initdb not found; run `make system-deps`")
     with running_postgres() as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def clamd() -> Iterator[Clamd]:
+    """Debian's clamd on a unix socket with a test signature database (tests/support/clamd.py)."""
+    if find_clamd() is None:
+        unavailable("clamd", "not found; run `make system-deps` (clamav-daemon)")
+    with running_clamd() as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

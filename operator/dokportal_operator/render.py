@@ -74,6 +74,8 @@ def bucket_name(spec: PortalSpec) -> str | None:
 def namespace_objects(spec: PortalSpec) -> list[Obj]:
     """The tenant's namespace and the guard rails in it."""
     pods = max(6, 2 * spec.replicas + 4)  # rolling surge plus a migration and a rewrap Job
+    if spec.virus_scan:
+        pods += 2  # clamd and its rolling replacement
     namespace: Obj = {
         "apiVersion": "v1",
         "kind": "Namespace",
@@ -236,6 +238,12 @@ def chart_values(spec: PortalSpec, facts: WorkloadFacts) -> dict[str, Any]:
         },
         "migration": {"enabled": True},
         "rewrap": {"enabled": facts.rewrap},
+        "virusScan": {
+            "enabled": spec.virus_scan,
+            # clamd must take the largest upload (its StreamMaxLength); 25 MB is its default.
+            "streamMaxMB": max(25, spec.max_file_mb),
+            "databaseMirror": spec.virus_scan_mirror,
+        },
         # The operator makes the ServiceAccount itself (before any Job needs it).
         "serviceAccount": {"create": False, "name": c.SERVICE_ACCOUNT},
     }

@@ -70,6 +70,10 @@ class PortalSpec:
     max_files: int
     categories: tuple[str, ...]
     rotate_request: str | None
+    # spec.virusScan: clamd (with freshclam) in the tenant's namespace; files are scanned
+    # before staff can open them.
+    virus_scan: bool = False
+    virus_scan_mirror: str = "database.clamav.net"
 
     @property
     def namespace(self) -> str:
@@ -114,6 +118,7 @@ def parse(body: Mapping[str, Any], operator_namespace: str) -> PortalSpec:
     raw_sqlite = database.get("sqlite")
     raw_pg = database.get("postgresql")
     annotations = meta.get("annotations") or {}
+    virus_scan = spec.get("virusScan") or {}
     return PortalSpec(
         name=meta["name"],
         uid=meta["uid"],
@@ -165,4 +170,6 @@ def parse(body: Mapping[str, Any], operator_namespace: str) -> PortalSpec:
             app.get("categories") or ("payslip", "bank_statement", "rent", "incapacity", "other")
         ),
         rotate_request=annotations.get(c.ROTATE_ANNOTATION),
+        virus_scan=bool(virus_scan.get("enabled", False)),
+        virus_scan_mirror=str(virus_scan.get("databaseMirror") or "database.clamav.net"),
     )

@@ -97,8 +97,8 @@ def create_app(settings: Settings, *, keyring: Keyring | None = None) -> Litesta
         gc.freeze()
         worker = None
         if settings.worker.enabled:
-            # Mail delivery, reminders and retention (dokportal/tasks.py).
-            worker = asyncio.create_task(tasks.loop(settings, runtime.store))
+            # Pending virus scans, mail, reminders and retention (dokportal/tasks.py).
+            worker = asyncio.create_task(tasks.loop(settings, runtime.store, runtime.keyring))
         try:
             yield
         finally:

@@ -214,8 +214,9 @@ def notice() -> None:
 def notice_send(customer_number: str, title: str | None, pdf: Path) -> None:
     """Put a PDF notice into a customer's inbox (encrypted like every upload)."""
     from dokportal import db
+    from dokportal.audit import Actor
     from dokportal.crypto.keyring import Keyring
-    from dokportal.files import FileIngest
+    from dokportal.files import FileIngest, Ingested, scanning
     from dokportal.lib.errors import PortalError
     from dokportal.lib.formatting import file_size
     from dokportal.notices.services import PDF_ONLY, send_notice
@@ -240,6 +241,17 @@ def notice_send(customer_number: str, title: str | None, pdf: Path) -> None:
         max_words=file_size(settings.upload.max_file_bytes, "en"),
         allowed=PDF_ONLY,
     )
+
+    async def scan(ingested: Ingested) -> str:
+        return await scanning.scan_before_recording(
+            settings,
+            store,
+            keyring,
+            ingested,
+            actor=Actor(kind="cli", id="dokportal"),
+            subject=("customer", customer_number),
+        )
+
     try:
         row = _run(
             send_notice(
@@ -249,6 +261,7 @@ def notice_send(customer_number: str, title: str | None, pdf: Path) -> None:
                 chunks=chunks(),
                 ingest=ingest,
                 store=store,
+                scan=scan,
             )
         )
     except PortalError as error:
@@ -325,6 +338,9 @@ def _register_staff_commands() -> None:
     from dokportal.cli_staff import register
 
     register(main)
+    from dokportal.cli_scan import scan
+
+    main.add_command(scan)
 
 
 _register_staff_commands()

@@ -176,7 +176,8 @@ def retention_run(days: int | None) -> None:
 @click.command("worker")
 @click.option("--once", is_flag=True, help="One round, then exit (cron or tests).")
 def worker(once: bool) -> None:
-    """Mail delivery, reminders and retention (the server also runs this in-process)."""
+    """Virus scans left pending, mail delivery, reminders and retention (the server also
+    runs this in-process)."""
     from dokportal import tasks
     from dokportal.storage.factory import build_store
 

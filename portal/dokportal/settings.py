@@ -272,6 +272,42 @@ class WorkerSettings(BaseModel):
     interval_seconds: int = Field(30, ge=1, le=3600)
 
 
+class ScanSettings(BaseModel):
+    """Virus scanning with ClamAV (clamd). Empty ``clamd``: files are not scanned and are
+    served as before, marked "not scanned"; set, every stored file is scanned before anyone
+    can open it (files/scanning.py)."""
+
+    # unix:///run/clamav/clamd.ctl or tcp://clamd:3310; empty = no scanner.
+    clamd: str = ""
+    # One file's whole scan (connect, stream, answer); a stalled clamd counts as down.
+    timeout_seconds: float = Field(120, gt=0, le=3600)
+    # clamd's StreamMaxLength (its default is 25 MiB); must cover the largest upload.
+    stream_max_mb: int = Field(25, ge=1, le=4096)
+    # Files waiting because clamd was down or erred are retried with doubling delay (capped
+    # at 5 min while clamd is unreachable, never given up; at 1 h after ERROR answers); after
+    # this many failed tries ending in an ERROR answer the file is marked "could not be
+    # checked" and stays closed.
+    max_errors: int = Field(5, ge=1, le=100)
+    backoff_seconds: int = Field(30, ge=1, le=3600)
+
+    @field_validator("clamd")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        from dokportal.files.clamd import ClamdAddress
+
+        if value:
+            ClamdAddress.parse(value)
+        return value
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.clamd)
+
+    @property
+    def stream_max_bytes(self) -> int:
+        return self.stream_max_mb * 1024 * 1024
+
+
 class Settings(BaseSettings):
     """Everything configurable about one tenant's portal process."""
 
@@ -292,6 +328,7 @@ class Settings(BaseSettings):
     delivery: DeliverySettings = DeliverySettings()
     retention: RetentionSettings = RetentionSettings()
     worker: WorkerSettings = WorkerSettings()
+    scan: ScanSettings = ScanSettings()
 
     # sqlite:///path or postgresql://user:pass@host:port/db
     database_url: SecretStr = SecretStr("sqlite:///var/dokportal.sqlite3")
@@ -321,6 +358,15 @@ class Settings(BaseSettings):
         if parts.scheme not in {"http", "https"} or not parts.netloc:
             raise ValueError("public_base_url must be an absolute http(s) URL")
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _scan_covers_uploads(self) -> Settings:
+        if self.scan.enabled and self.scan.stream_max_bytes < self.upload.max_file_bytes:
+            raise ValueError(
+                "scan.stream_max_mb must be at least upload.max_file_mb "
+                "(and clamd's StreamMaxLength as large), or large files could never be scanned"
+            )
+        return self
 
     @property
     def secure_cookies(self) -> bool:

@@ -21,7 +21,7 @@ from dokportal.api.schemas import (
 )
 from dokportal.audit import record
 from dokportal.documents.tables import Submission
-from dokportal.files import open_decrypted
+from dokportal.files import open_decrypted, scanning
 from dokportal.lib.downloads import attachment_headers
 from dokportal.lib.runtime import runtime_of
 from dokportal.lib.web import TOKEN_AUTH
@@ -94,6 +94,7 @@ class ExportApiController(Controller):
                     content_type=stored.content_type,
                     size=stored.size,
                     sha256=stored.sha256,
+                    scan=stored.scan_state,
                     url=f"/api/v1/submissions/{row.reference}/files/{index}",
                 )
                 for index, stored in enumerate(files)
@@ -111,6 +112,7 @@ class ExportApiController(Controller):
         runtime = runtime_of(request)
         row = await services.submission(reference)
         stored = await file_at(row.id, position)
+        scanning.ensure_servable(stored)  # 409 while being checked, 403 when quarantined
         await record(api_actor(request), "api.file_read", "stored_file", stored.id)
         headers = attachment_headers(stored.display_name)
         headers["content-length"] = str(stored.size)
@@ -132,6 +134,9 @@ class ExportApiController(Controller):
     )
     async def acknowledge(self, request: AnyRequest, reference: FromPath[str]) -> Acknowledged:
         row = await services.submission(reference)
+        # Not while a file is still being checked: the e-file would not have it yet, and
+        # retention counts from the acknowledgement.
+        scanning.split_servable(await files_of(row.id))
         changed = await services.acknowledge(row)
         if changed:
             await record(api_actor(request), "api.acknowledged", "submission", row.reference)

@@ -13,6 +13,9 @@ class FileInfo:
     content_type: str
     size: int
     sha256: str
+    # Virus scan: clean, unscanned (no scanner configured), pending (ask again later),
+    # infected (quarantined, never served) or error (could not be checked, never served).
+    scan: str
     url: str
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, get, post
+from litestar.background_tasks import BackgroundTask
 from litestar.di import Provide
 from litestar.params import FromPath
 from litestar.response import Redirect, Response, Template
@@ -15,7 +16,7 @@ from dokportal.documents import services
 from dokportal.documents.multipart import parse_parts
 from dokportal.documents.receipt_pdf import receipt_pdf
 from dokportal.documents.receiving import ALLOWED_TYPES, UploadRules, receive_form
-from dokportal.files import FileIngest
+from dokportal.files import FileIngest, scanning
 from dokportal.i18n.negotiation import direction
 from dokportal.lib.body import iter_body
 from dokportal.lib.downloads import attachment_headers
@@ -73,12 +74,14 @@ class DocumentController(Controller):
         runtime = runtime_of(request)
         lang = page_state(request).lang
         submissions = await services.list_submissions(customer.id)
+        rejected = await services.rejected_files([item.id for item in submissions])
         rows = [
             {
                 "reference": item.reference,
                 "when": local_time(item.created_at, lang, runtime.settings.tenant.timezone),
                 "category": translate(lang, DEFAULT_CATEGORIES.get(item.category, "Other")),
                 "status": item.status,
+                "rejected": rejected.get(item.id, []),
             }
             for item in submissions
         ]
@@ -146,6 +149,7 @@ class DocumentController(Controller):
                 message=form.message,
                 files=form.files,
                 prefix=settings.tenant.reference_prefix,
+                scan_state=scanning.initial_state(settings.scan),
             )
         except BaseException:
             # The blobs are durable but unrecorded: remove them rather than leave orphans.
@@ -162,7 +166,17 @@ class DocumentController(Controller):
             "submission",
             submission.reference,
         )
-        return Redirect(path=f"/documents/{submission.reference}?sent=1", status_code=303)
+        # Acknowledged first; the virus scan runs once the answer is out (the worker retries).
+        scan = BackgroundTask(
+            scanning.scan_now,
+            settings,
+            runtime.store,
+            runtime.keyring,
+            await services.stored_ids(submission.id),
+        )
+        return Redirect(
+            path=f"/documents/{submission.reference}?sent=1", status_code=303, background=scan
+        )
 
     @get("/documents/{reference:str}", name="receipt")
     async def receipt(

@@ -56,6 +56,8 @@ def receipt_pdf(
         pdf.multi_cell(
             width, 5, f"SHA-256: {item.sha256}", align="L", new_x="LMARGIN", new_y="NEXT"
         )
+        if item.rejected:  # the virus scan refused it: the office will not open it
+            line(tr("We could not accept the file %(name)s.") % {"name": item.name}, size_pt=9)
         pdf.ln(1)
     pdf.ln(4)
     line(

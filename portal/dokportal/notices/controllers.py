@@ -11,7 +11,7 @@ from litestar.response import Stream, Template
 
 from dokportal.accounts.guards import CurrentCustomer, provide_customer
 from dokportal.audit import Actor, record
-from dokportal.files import open_decrypted
+from dokportal.files import open_decrypted, scanning
 from dokportal.lib.downloads import attachment_headers
 from dokportal.lib.formatting import file_size, local_time
 from dokportal.lib.runtime import runtime_of
@@ -79,6 +79,7 @@ class NoticeController(Controller):
         runtime = runtime_of(request)
         notice = await services.notice_for(customer.id, notice_id)
         stored = await services.stored_file(notice)
+        scanning.ensure_servable(stored)
         await record(
             _actor(request, customer.customer_number), "notice.downloaded", "notice", notice.id
         )

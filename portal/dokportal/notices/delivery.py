@@ -43,8 +43,11 @@ async def record_staff_notice(
     staff_id: int,
     ingested: Ingested,
     store: BlobStore,
+    scan_state: str,
 ) -> Notice:
     """Write the rows for a PDF that is already stored encrypted, then queue the mail.
+
+    ``scan_state`` is the virus scan's verdict, taken before this call (files/scanning.py).
 
     On any failure the blob is removed again, so nothing half-stored remains.
     """
@@ -55,6 +58,7 @@ async def record_staff_notice(
             raise BadRequest("Please enter a title.")
         async with Notice._meta.db.transaction():
             row = ingested.as_row()
+            row.scan_state = scan_state
             await row.save()
             notice = Notice(
                 customer=customer.id,

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 
 from dokportal.accounts.tables import Customer
-from dokportal.files import FileIngest
+from dokportal.files import FileIngest, Ingested
 from dokportal.files.tables import StoredFile
 from dokportal.lib.errors import NotFound
 from dokportal.notices.tables import Notice
@@ -23,8 +23,13 @@ async def send_notice(
     chunks: AsyncIterator[bytes],
     ingest: FileIngest,
     store: BlobStore,
+    scan: Callable[[Ingested], Awaitable[str]],
 ) -> Notice:
-    """Store the PDF encrypted, then the row; on any failure nothing stays behind."""
+    """Store the PDF encrypted, then the row; on any failure nothing stays behind.
+
+    ``scan`` checks the stored file before the row exists and returns its scan state
+    (files/scanning.py: scan_before_recording); it removes the blob itself when it refuses.
+    """
     customer = await Customer.objects().where(Customer.customer_number == customer_number).first()
     if customer is None:
         raise NotFound("No customer with this customer number.")
@@ -35,9 +40,11 @@ async def send_notice(
     except BaseException:
         await ingest.abort()
         raise
+    scan_state = await scan(ingested)
     try:
         async with Notice._meta.db.transaction():
             row = ingested.as_row()
+            row.scan_state = scan_state
             await row.save()
             notice = Notice(customer=customer.id, title=title.strip()[:200], stored_file=row.id)
             await notice.save()

@@ -14,10 +14,10 @@ from litestar.response import Redirect, Response, Stream, Template
 from dokportal.audit import record
 from dokportal.documents.tables import Submission
 from dokportal.export.xdomea import Handover, manifest
-from dokportal.files import open_decrypted
+from dokportal.files import open_decrypted, scanning
 from dokportal.files.tables import StoredFile
 from dokportal.lib.downloads import attachment_headers
-from dokportal.lib.errors import BadRequest
+from dokportal.lib.errors import BadRequest, Forbidden
 from dokportal.lib.formatting import file_size, local_time
 from dokportal.lib.runtime import runtime_of
 from dokportal.lib.web import page_state, translate
@@ -47,6 +47,23 @@ def opener(request: AnyRequest) -> Any:
         return open_decrypted(runtime.store, runtime.keyring, runtime.settings.tenant.slug, stored)
 
     return open_file
+
+
+LEFT_OUT_NOTE = "NICHT-ENTHALTEN.txt"
+
+
+def _left_out_note(left_out: list[StoredFile]) -> dict[str, bytes]:
+    """A ZIP member naming the quarantined files that were left out, so a bundle never
+    lacks a file silently (German: it goes to the office's e-file)."""
+    if not left_out:
+        return {}
+    lines = [
+        "Diese Dateien wurden nicht aufgenommen: die Virenprüfung hat sie zurückgewiesen",
+        "(Quarantäne, verschlüsselt aufbewahrt).",
+        "",
+        *(f"- {row.display_name}: {row.scan_signature or 'nicht prüfbar'}" for row in left_out),
+    ]
+    return {LEFT_OUT_NOTE: ("\n".join(lines) + "\n").encode()}
 
 
 async def _submission(ctx: StaffContext, reference: str) -> Submission:
@@ -124,6 +141,7 @@ class WorkspaceController(Controller):
     ) -> Stream:
         submission = await _submission(staff, reference)
         stored = await services.file_at(submission.id, position)
+        scanning.ensure_servable(stored)  # being checked, or quarantined: not one byte
         inline = request.query_params.get("inline") == "1" and stored.content_type in INLINE_TYPES
         await record(
             actor_of(request, staff),
@@ -140,10 +158,10 @@ class WorkspaceController(Controller):
         self, request: AnyRequest, staff: CurrentStaff, reference: FromPath[str]
     ) -> Stream:
         submission = await _submission(staff, reference)
-        files = await services.files_of(submission.id)
+        files, left_out = scanning.split_servable(await services.files_of(submission.id))
         await record(actor_of(request, staff), "submission.zip", "submission", submission.reference)
         return Stream(
-            zip_stream(unique_names(files), opener(request)),
+            zip_stream(unique_names(files), opener(request), extra=_left_out_note(left_out)),
             media_type="application/zip",
             headers=attachment_headers(f"{submission.reference}.zip"),
         )
@@ -153,7 +171,13 @@ class WorkspaceController(Controller):
         self, request: AnyRequest, staff: CurrentStaff, reference: FromPath[str]
     ) -> Response[bytes]:
         submission = await _submission(staff, reference)
-        files = await services.files_of(submission.id)
+        files, left_out = scanning.split_servable(await services.files_of(submission.id))
+        if left_out:
+            raise Forbidden(
+                "The file %(name)s is quarantined and cannot be part of one PDF. "
+                "Please use the ZIP, which holds the other files.",
+                name=left_out[0].display_name,
+            )
         pdf = await merged_pdf(files, opener(request))
         await record(actor_of(request, staff), "submission.pdf", "submission", submission.reference)
         return Response(
@@ -169,7 +193,8 @@ class WorkspaceController(Controller):
         settings = runtime_of(request).settings
         submission = await _submission(staff, reference)
         customer = await services.customer_of(submission)
-        members = unique_names(await services.files_of(submission.id))
+        files, left_out = scanning.split_servable(await services.files_of(submission.id))
+        members = unique_names(files)
         document = manifest(
             Handover(
                 tenant=settings.tenant.name,
@@ -186,7 +211,11 @@ class WorkspaceController(Controller):
             actor_of(request, staff), "submission.xdomea", "submission", submission.reference
         )
         return Stream(
-            zip_stream(members, opener(request), extra={"manifest.xml": document}),
+            zip_stream(
+                members,
+                opener(request),
+                extra={"manifest.xml": document, **_left_out_note(left_out)},
+            ),
             media_type="application/zip",
             headers=attachment_headers(f"{submission.reference}-xdomea.zip"),
         )

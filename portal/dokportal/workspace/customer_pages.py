@@ -13,7 +13,7 @@ from litestar.response import Redirect, Response, Template
 
 from dokportal.audit import record
 from dokportal.documents.multipart import parse_parts
-from dokportal.files import FileIngest
+from dokportal.files import FileIngest, scanning
 from dokportal.i18n.negotiation import NATIVE_NAMES, direction
 from dokportal.lib.body import iter_body
 from dokportal.lib.downloads import attachment_headers
@@ -244,6 +244,16 @@ class CustomerController(Controller):
                 store=runtime.store,
             )
             assert form.file is not None
+            # Scanned before it is recorded: the customer never gets a notice (and its
+            # deemed-delivery date) that cannot be opened.
+            scan_state = await scanning.scan_before_recording(
+                settings,
+                runtime.store,
+                runtime.keyring,
+                form.file,
+                actor=actor_of(request, staff),
+                subject=("customer", customer.customer_number),
+            )
             notice = await delivery.record_staff_notice(
                 customer=customer,
                 title=form.fields.get("title", ""),
@@ -251,6 +261,7 @@ class CustomerController(Controller):
                 staff_id=staff.id,
                 ingested=form.file,
                 store=runtime.store,
+                scan_state=scan_state,
             )
         except PortalError as error:
             return await self._detail(request, staff, number, status=error.status_code, error=error)

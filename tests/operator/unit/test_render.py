@@ -114,3 +114,27 @@ def test_fingerprint_ignores_key_order() -> None:
     assert render.fingerprint({"a": 1, "b": {"c": 2}}) == render.fingerprint(
         {"b": {"c": 2}, "a": 1}
     )
+
+
+def test_virus_scan_switch() -> None:
+    """spec.virusScan turns on the chart's clamd; clamd's stream limit covers the uploads and
+    the quota has room for its pod."""
+    facts = render.WorkloadFacts("bucket-x", "k-1", rewrap=False)
+    off = render.chart_values(spec(), facts)
+    assert off["virusScan"]["enabled"] is False
+    on_spec = spec(
+        spec__virusScan={"enabled": True, "databaseMirror": "clamav-mirror.lan"},
+        spec__app__upload={"maxFileMB": 60, "maxFiles": 5},
+    )
+    on = render.chart_values(on_spec, facts)
+    assert on["virusScan"] == {
+        "enabled": True,
+        "streamMaxMB": 60,
+        "databaseMirror": "clamav-mirror.lan",
+    }
+
+    def pods(portal: object) -> int:
+        quota = next(o for o in render.namespace_objects(portal) if o["kind"] == "ResourceQuota")  # type: ignore[arg-type]
+        return int(quota["spec"]["hard"]["pods"])
+
+    assert pods(on_spec) == pods(spec()) + 2
