@@ -98,7 +98,7 @@ def create_app(settings: Settings, *, keyring: Keyring | None = None) -> Litesta
         worker = None
         if settings.worker.enabled:
             # Mail delivery, reminders and retention (dokportal/tasks.py).
-            worker = asyncio.create_task(tasks.loop(settings, runtime.store))
+            worker = asyncio.create_task(tasks.loop(settings, runtime.store, runtime.keyring))
         try:
             yield
         finally:
