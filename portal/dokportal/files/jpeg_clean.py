@@ -18,9 +18,11 @@ damaged file fails) while the decoded picture stays ~1/64 of the full pixel memo
 from __future__ import annotations
 
 import io
+import os
 import re
 import struct
 import warnings
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from PIL import Image
@@ -39,6 +41,10 @@ SCAN_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
 # The most header bytes (everything before the first scan) held to start the decoder.
 MAX_HEADER = 2 * 1024 * 1024
 EXIF_ORIENTATION = 0x0112
+
+# Decoding (libjpeg, GIL released) runs beside the hashing and encryption of the same batch
+# rather than after it: an upload's batches are decoded one after the other, in order.
+_DECODERS = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="jpeg-check")
 
 
 def _keep_app(marker: int, body: bytes) -> bool:
@@ -94,6 +100,7 @@ class JpegCleaner:
         self._scans = 0
         self._header = bytearray()  # cleaned bytes up to the first scan, for the decoder
         self._decode = _Decode()
+        self._decoding: Future[None] | None = None
 
     def feed(self, data: bytes | bytearray) -> bytes:
         self._pending += data
@@ -105,16 +112,24 @@ class JpegCleaner:
 
     def close(self) -> bytes:
         """Anything left, or :class:`Unreadable` when the picture did not end properly."""
+        self._wait_for_decoder()
         if self._state != "done":
             raise Unreadable("the JPEG ends before its end-of-image marker")
         self._decode.close()
         return b""
 
+    def _wait_for_decoder(self) -> None:
+        """The previous batch's decoding is done; its failure surfaces here."""
+        if self._decoding is not None:
+            decoding, self._decoding = self._decoding, None
+            decoding.result()
+
     def _decode_feed(self, cleaned: bytes) -> None:
         if not cleaned:
             return
+        self._wait_for_decoder()
         if self._decode.started:
-            self._decode.feed(cleaned)
+            self._decoding = _DECODERS.submit(self._decode.feed, cleaned)
             return
         self._header += cleaned
         if self._scans:

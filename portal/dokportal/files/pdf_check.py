@@ -49,17 +49,45 @@ class PdfCollector:
         return data
 
     def close(self) -> bytes:
-        data, self._data = bytes(self._data), bytearray()
+        data, self._data = self._data, bytearray()
         self.active = inspect_pdf(data)
         return b""
 
 
-def inspect_pdf(data: bytes) -> tuple[str, ...]:
+class _View(io.RawIOBase):
+    """Seekable reads straight from the collected bytes: ``BytesIO`` would copy them."""
+
+    def __init__(self, data: bytes | bytearray) -> None:
+        self._view = memoryview(data)
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: len(self._view)}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        piece = self._view[self._pos : self._pos + len(buffer)]
+        buffer[: len(piece)] = piece
+        self._pos += len(piece)
+        return len(piece)
+
+
+def inspect_pdf(data: bytes | bytearray) -> tuple[str, ...]:
     """The kinds of active content in ``data`` (sorted); :class:`Unreadable` if damaged."""
     if b"%%EOF" not in data[-EOF_WINDOW:]:
         raise Unreadable("the PDF has no end (truncated)")
     try:
-        with pikepdf.open(io.BytesIO(data)) as pdf:
+        with pikepdf.open(io.BufferedReader(_View(data), 64 * 1024)) as pdf:
             if len(pdf.pages) < 1:
                 raise Unreadable("the PDF has no pages")
             found: set[str] = set()

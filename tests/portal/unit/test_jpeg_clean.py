@@ -73,7 +73,9 @@ KEPT = st.sampled_from(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=150, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(
     extra=st.lists(st.tuples(st.booleans(), DROPPED | KEPT, st.integers(0, 20)), max_size=8),
     fill=st.lists(st.booleans(), min_size=12, max_size=12),
@@ -98,7 +100,7 @@ def test_random_segment_layouts_lose_exactly_their_metadata(
     assert pixels(out) == pixels(BASE)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, derandomize=True, deadline=None)
 @given(cuts=st.lists(st.integers(0, 100_000), max_size=20))
 def test_a_phone_photo_loses_gps_keeps_orientation_and_pixels(cuts: list[int]) -> None:
     photo = documents.camera_photo(120, 90, orientation=6)
