@@ -26,6 +26,8 @@ import shutil
 import subprocess
 import sys
 
+import anyio.to_thread
+
 from dokportal.audit import record
 from dokportal.audit.services import SYSTEM
 from dokportal.crypto.keyring import Keyring
@@ -73,7 +75,8 @@ def network_isolation() -> tuple[str, ...]:
 
 async def render(pdf: bytes, *, seconds: float = TIMEOUT_SECONDS) -> bytes:
     """The picture-only PDF the child makes of ``pdf``; :class:`RenderFailed` otherwise."""
-    command = [*network_isolation(), sys.executable, "-m", "dokportal.files.render_child"]
+    isolation = await anyio.to_thread.run_sync(network_isolation)  # probed once, off the loop
+    command = [*isolation, sys.executable, "-m", "dokportal.files.render_child"]
     child = await asyncio.create_subprocess_exec(
         *command,
         stdin=asyncio.subprocess.PIPE,
