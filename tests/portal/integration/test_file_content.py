@@ -12,6 +12,7 @@ from pathlib import Path
 import pikepdf
 import pytest
 from PIL import Image
+from pypdf import PdfReader
 
 from dokportal.crypto import Keyring
 from dokportal.documents.tables import Submission, SubmissionFile
@@ -74,6 +75,9 @@ async def test_a_single_photo_is_stored_without_location_data(
     assert row.sha256 == hashlib.sha256(content).hexdigest() and row.size == len(content)
     assert row.sha256 in response.text  # the receipt shows the digest of what is stored
     assert "Location data and camera details were removed" in response.text
+    receipt = await client.get(sent.headers["location"].split("?")[0] + "/receipt.pdf")
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(receipt.content)).pages)
+    assert row.sha256 in text.replace("\n", "") and "Location data" in text
 
 
 PHOTO = documents.camera_photo(400, 300)
