@@ -90,6 +90,10 @@ def inspect_pdf(data: bytes | bytearray) -> tuple[str, ...]:
         with pikepdf.open(io.BufferedReader(_View(data), 64 * 1024)) as pdf:
             if len(pdf.pages) < 1:
                 raise Unreadable("the PDF has no pages")
+            for page in pdf.pages:
+                # Every page's drawing instructions parse. What qpdf only warns about (and
+                # repairs, as readers do: a slightly wrong offset, a short stream) is kept.
+                pikepdf.parse_content_stream(page)
             found: set[str] = set()
             root = pdf.Root
             opening = root.get("/OpenAction")

@@ -9,7 +9,8 @@ HDR metadata) and drops every other chunk: ``eXIf`` (camera, GPS position), ``tE
 
 Fully parsed, in constant memory: every chunk's CRC is checked, and the image data is
 inflated as it arrives (output counted, then thrown away) and must come to exactly the size
-the header announces and end with a valid zlib checksum. Decoding with Pillow instead would
+the header announces and end with a valid zlib checksum; each row's filter type must be one
+of the five PNG defines (checked for non-interlaced images). Decoding with Pillow instead would
 hold the whole picture (up to 160 MB at 40 megapixels) in memory for every upload.
 """
 
@@ -74,6 +75,7 @@ class PngCleaner:
         self._inflated = 0
         self._inflate = zlib.decompressobj()
         self._seen: set[bytes] = set()
+        self._stride = 0  # bytes per row of a plain image, filter byte included
 
     def feed(self, data: bytes | bytearray) -> bytes:
         self._pending += data
@@ -158,6 +160,10 @@ class PngCleaner:
         if width * height > self._max_pixels:
             raise TooManyPixels()
         self._expected = raw_size(width, height, depth, colour, interlace == 1)
+        # Every row starts with its filter type (0-4); checked for plain (not interlaced)
+        # images with one extended slice per inflated piece, so in C.
+        if interlace == 0:
+            self._stride = 1 + (width * depth * CHANNELS[colour] + 7) // 8
 
     def _inflate_piece(self, piece: bytes) -> None:
         if self._inflate.eof:
@@ -168,6 +174,10 @@ class PngCleaner:
         try:
             while data and not self._inflate.eof:
                 produced = self._inflate.decompress(data, INFLATE_STEP)
+                if self._stride and produced:
+                    filters = produced[(-self._inflated) % self._stride :: self._stride]
+                    if filters and max(filters) > 4:
+                        raise Unreadable("a PNG row has an unknown filter type")
                 self._inflated += len(produced)
                 if self._inflated > self._expected:
                     raise Unreadable("the PNG image data is larger than its header says")

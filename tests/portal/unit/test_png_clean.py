@@ -130,6 +130,23 @@ def corrupt_crc(data: bytes) -> bytes:
     return data[:at] + bytes([data[at] ^ 1]) + data[at + 1 :]
 
 
+def bad_filter() -> bytes:
+    rows = bytearray(raw_size(8, 8, 8, 2, False))
+    rows[5 * 25] = 7  # the sixth row's filter byte (25 bytes per row)
+    header = struct.pack(">IIBBBBB", 8, 8, 8, 2, 0, 0, 0)
+    return (
+        SIGNATURE
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(bytes(rows)))
+        + chunk(b"IEND", b"")
+    )
+
+
+def test_pillow_agrees_that_an_unknown_filter_is_damage() -> None:
+    with pytest.raises((OSError, SyntaxError)), Image.open(io.BytesIO(bad_filter())) as image:
+        image.load()
+
+
 @pytest.mark.parametrize(
     "raw",
     [
@@ -141,6 +158,7 @@ def corrupt_crc(data: bytes) -> bytes:
         png(8, 8)[:33] + chunk(b"IDAT", zlib.compress(bytes(500))) + chunk(b"IEND", b""),  # long
         png(8, 8)[:33] + chunk(b"IDAT", b"not zlib at all") + chunk(b"IEND", b""),
         png(8, 8)[:33] + chunk(b"ABCD", b"") + png(8, 8)[33:],  # unknown critical chunk
+        bad_filter(),  # a row with filter type 7: Pillow refuses it too
     ],
 )
 def test_truncated_or_damaged_pngs_are_unreadable(raw: bytes) -> None:
