@@ -141,3 +141,27 @@ async def test_the_renderer_is_held_to_its_time_limit() -> None:
     # A real child process: a timeout far below its start-up time kills it.
     with pytest.raises(safe_copies.RenderFailed, match="too long"):
         await safe_copies.render(documents.pdf(), seconds=0.01)
+
+
+async def test_retention_deletes_the_safe_copy_with_its_original(
+    client: PortalClient, settings: Settings, scene: dict[str, object]
+) -> None:
+    from datetime import UTC, datetime, timedelta
+    from pathlib import Path
+
+    from dokportal.documents.tables import Submission
+    from dokportal.retention import services as retention
+
+    store = build_store(settings.storage)
+    await tasks.run_once(settings, store, Keyring.load(settings.keyring_path))
+    assert await StoredFile.count() == 3  # two uploads and one safe copy
+    await Submission.update(
+        {
+            Submission.status: "transferred",
+            Submission.transferred_at: datetime.now(UTC) - timedelta(days=400),
+        }
+    ).where(Submission.reference == scene["reference"])
+    report = await retention.run(store, 30)
+    assert report.blobs == 3
+    assert await StoredFile.count() == 0
+    assert [p for p in Path(settings.storage.folder).rglob("*") if p.is_file()] == []
