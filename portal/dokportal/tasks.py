@@ -13,7 +13,7 @@ import logging
 from dokportal.audit import record
 from dokportal.audit.services import SYSTEM
 from dokportal.crypto.keyring import Keyring
-from dokportal.files import scanning
+from dokportal.files import safe_copies, scanning
 from dokportal.mail import services as mail
 from dokportal.notices import delivery
 from dokportal.retention import services as retention
@@ -25,7 +25,8 @@ log = logging.getLogger("dokportal.tasks")
 
 async def run_once(settings: Settings, store: BlobStore, keyring: Keyring | None = None) -> None:
     """One round: files waiting for the virus scan (clamd may be back), then reminders
-    (so they go out in the same round), then the outbox."""
+    (so they go out in the same round), then the outbox; safe copies of PDFs with active
+    content when the keyring is at hand."""
     if settings.scan.enabled:
         await scanning.scan_due(settings, store, keyring or Keyring.load(settings.keyring_path))
     for notice in await delivery.queue_reminders(settings.delivery):
@@ -39,6 +40,8 @@ async def run_once(settings: Settings, store: BlobStore, keyring: Keyring | None
     for job in failed:
         await record(SYSTEM, f"mail.failed.{job.kind}", job.object_type, job.object_id)
     await retention.run(store, settings.retention.delete_transferred_after_days)
+    if keyring is not None:
+        await safe_copies.make_pending(store, keyring, settings.tenant.slug)
 
 
 async def loop(settings: Settings, store: BlobStore, keyring: Keyring | None = None) -> None:

@@ -22,6 +22,7 @@ from dokportal.api.schemas import (
 from dokportal.audit import record
 from dokportal.documents.tables import Submission
 from dokportal.files import open_decrypted, scanning
+from dokportal.files.names import with_type_extension
 from dokportal.lib.downloads import attachment_headers
 from dokportal.lib.runtime import runtime_of
 from dokportal.lib.web import TOKEN_AUTH
@@ -90,12 +91,13 @@ class ExportApiController(Controller):
             files=[
                 FileInfo(
                     position=index,
-                    name=stored.display_name,
+                    name=with_type_extension(stored.display_name, stored.content_type),
                     content_type=stored.content_type,
                     size=stored.size,
                     sha256=stored.sha256,
                     scan=stored.scan_state,
                     url=f"/api/v1/submissions/{row.reference}/files/{index}",
+                    active_content=[kind for kind in stored.active_content.split(",") if kind],
                 )
                 for index, stored in enumerate(files)
             ],
@@ -114,7 +116,7 @@ class ExportApiController(Controller):
         stored = await file_at(row.id, position)
         scanning.ensure_servable(stored)  # 409 while being checked, 403 when quarantined
         await record(api_actor(request), "api.file_read", "stored_file", stored.id)
-        headers = attachment_headers(stored.display_name)
+        headers = attachment_headers(with_type_extension(stored.display_name, stored.content_type))
         headers["content-length"] = str(stored.size)
         headers["x-content-sha256"] = stored.sha256
         # RFC 9530: the digest of the representation, base64 of the raw SHA-256.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 
@@ -17,6 +17,9 @@ class FileInfo:
     # infected (quarantined, never served) or error (could not be checked, never served).
     scan: str
     url: str
+    # Active content found in a PDF (javascript, launch, embedded-files, xfa, ...): the file is
+    # the original as received; open it with care. Empty for harmless files.
+    active_content: list[str] = field(default_factory=list)
 
 
 @dataclass

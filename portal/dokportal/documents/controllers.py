@@ -125,6 +125,7 @@ class DocumentController(Controller):
                 max_bytes=upload.max_file_bytes,
                 max_words=limit_words,
                 allowed=ALLOWED_TYPES,
+                max_pixels=upload.max_image_pixels,
             )
 
         try:

@@ -22,6 +22,12 @@ class StoredFile(Table, tablename="stored_file"):
     content_type = Varchar(length=64)
     # What the user called it: display metadata only, never used as a path.
     display_name = Varchar(length=255)
+    # Kinds of active content found in a PDF ("javascript,launch"); empty for a harmless file.
+    active_content = Varchar(length=200, default="")
+    # For a file with active content: "pending" until its rendered safe copy exists, then
+    # "ready" (``safe_copy`` is that copy's id) or "failed" (staff get the warning only).
+    safe_copy_state = Varchar(length=16, default="", index=True)
+    safe_copy = Integer(null=True, default=None)
     created_at = Timestamptz(default=TimestamptzNow())
     # Virus scan (files/scanning.py): unscanned (no scanner configured when it was stored;
     # served), pending (waiting for clamd; closed), clean (served), infected (quarantined:

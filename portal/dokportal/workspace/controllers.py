@@ -14,7 +14,8 @@ from litestar.response import Redirect, Response, Stream, Template
 from dokportal.audit import record
 from dokportal.documents.tables import Submission
 from dokportal.export.xdomea import Handover, manifest
-from dokportal.files import open_decrypted, scanning
+from dokportal.files import open_decrypted, safe_copies, scanning
+from dokportal.files.names import with_type_extension
 from dokportal.files.tables import StoredFile
 from dokportal.lib.downloads import attachment_headers
 from dokportal.lib.errors import BadRequest, Forbidden
@@ -138,18 +139,49 @@ class WorkspaceController(Controller):
         staff: CurrentStaff,
         reference: FromPath[str],
         position: FromPath[int],
-    ) -> Stream:
+    ) -> Stream | Template:
+        """A file; for a PDF with active content its safe copy, the original only when
+        asked for (``?original=1``) and confirmed after a warning (``&confirm=1``)."""
         submission = await _submission(staff, reference)
         stored = await services.file_at(submission.id, position)
         scanning.ensure_servable(stored)  # being checked, or quarantined: not one byte
-        inline = request.query_params.get("inline") == "1" and stored.content_type in INLINE_TYPES
+        query = request.query_params
+        if stored.active_content:
+            wants_original = query.get("original") == "1"
+            copy = None if wants_original else await safe_copies.safe_copy_of(stored)
+            if copy is None and not (wants_original and query.get("confirm") == "1"):
+                return staff_page(
+                    request,
+                    staff,
+                    "staff/active_content.html",
+                    submission=submission,
+                    stored=stored,
+                    position=position,
+                    kinds=stored.active_content.split(","),
+                    asked_for_original=wants_original,
+                )
+            if copy is None:
+                await record(
+                    actor_of(request, staff), "file.original_opened", "stored_file", stored.id
+                )
+                headers = attachment_headers(
+                    with_type_extension(stored.display_name, stored.content_type)
+                )
+                headers["content-length"] = str(stored.size)
+                return Stream(
+                    opener(request)(stored), media_type=stored.content_type, headers=headers
+                )
+            stored = copy
+        inline = query.get("inline") == "1" and stored.content_type in INLINE_TYPES
         await record(
             actor_of(request, staff),
             "file.viewed" if inline else "file.downloaded",
             "stored_file",
             stored.id,
         )
-        headers = attachment_headers(stored.display_name, inline=inline)
+        headers = attachment_headers(
+            with_type_extension(stored.display_name, stored.content_type), inline=inline
+        )
         headers["content-length"] = str(stored.size)
         return Stream(opener(request)(stored), media_type=stored.content_type, headers=headers)
 
@@ -159,6 +191,7 @@ class WorkspaceController(Controller):
     ) -> Stream:
         submission = await _submission(staff, reference)
         files, left_out = scanning.split_servable(await services.files_of(submission.id))
+        files = await safe_copies.for_staff(files)
         await record(actor_of(request, staff), "submission.zip", "submission", submission.reference)
         return Stream(
             zip_stream(unique_names(files), opener(request), extra=_left_out_note(left_out)),
@@ -178,6 +211,7 @@ class WorkspaceController(Controller):
                 "Please use the ZIP, which holds the other files.",
                 name=left_out[0].display_name,
             )
+        files = await safe_copies.for_staff(files)
         pdf = await merged_pdf(files, opener(request))
         await record(actor_of(request, staff), "submission.pdf", "submission", submission.reference)
         return Response(

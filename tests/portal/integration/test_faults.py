@@ -170,7 +170,7 @@ async def test_upload_and_download_through_s3(
     async with portal_client(app) as client:
         person = await new_customer()
         assert (await activate(client, person)).status_code == 303
-        big = documents.pdf() + os.urandom(9 * 1024 * 1024)  # more than one multipart part
+        big = documents.padded_pdf(9 * 1024 * 1024 + 12345)  # more than one multipart part
         token = await csrf_of(client, "/documents/new")
         response = await client.post(
             "/documents",

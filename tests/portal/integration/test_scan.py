@@ -113,8 +113,8 @@ async def test_scan_pages_always_become_one_pdf(
     files = await stored_files(settings)
     assert [name for name, _, _ in files] == ["scan.pdf", "extra.jpg"]
     assert len(PdfReader(io.BytesIO(files[0][2]), strict=True).pages) == 3
-    # A single photo sent on its own is kept as it is (the office may need the original).
-    assert documents.has_gps(files[1][2])
+    # A single photo sent on its own keeps its pixels but loses its location (issue 12).
+    assert not documents.has_gps(files[1][2])
 
 
 async def test_combine_sent_after_the_files_does_not_apply(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dokportal.files.names import display_name
+from dokportal.files.names import display_name, with_type_extension
 from dokportal.files.sniffing import extension_contradicts, sniff
 from tests.support import documents
 
@@ -44,3 +44,20 @@ def test_extension_contradiction() -> None:
     assert not extension_contradicts("photo.JPEG", "image/jpeg")
     assert not extension_contradicts("scan", "application/pdf")
     assert not extension_contradicts("IMG_0001.HEIC", "image/jpeg")
+
+
+@pytest.mark.parametrize(
+    ("name", "content_type", "expected"),
+    [
+        ("Lohnabrechnung.hta", "image/jpeg", "Lohnabrechnung.hta.jpg"),
+        ("brief.html", "application/pdf", "brief.html.pdf"),
+        ("logo.svg", "image/png", "logo.svg.png"),
+        ("scan", "application/pdf", "scan.pdf"),
+        ("Foto.JPEG", "image/jpeg", "Foto.JPEG"),
+        ("Bild.jfif", "image/jpeg", "Bild.jfif"),
+        ("x" * 200, "image/png", "x" * 196 + ".png"),
+    ],
+)
+def test_the_extension_follows_the_content(name: str, content_type: str, expected: str) -> None:
+    result = with_type_extension(name, content_type)
+    assert result == expected and len(result) <= 200
