@@ -97,7 +97,7 @@ def create_app(settings: Settings, *, keyring: Keyring | None = None) -> Litesta
         gc.freeze()
         worker = None
         if settings.worker.enabled:
-            # Pending virus scans, PDF safe copies, mail, reminders and retention (dokportal/tasks.py).
+            # Virus scans, PDF safe copies, mail, reminders, retention (dokportal/tasks.py).
             worker = asyncio.create_task(tasks.loop(settings, runtime.store, runtime.keyring))
         try:
             yield

@@ -146,7 +146,10 @@ async def test_infected_file_is_quarantined_and_never_served(
 async def test_a_signature_of_our_own_is_found_too(
     client: PortalClient, customer: Person, settings: Settings
 ) -> None:
-    await upload(client, ("foto.jpg", documents.jpeg() + MARKER, "image/jpeg"))
+    # Inside a PDF: bytes appended after a JPEG's end marker are stripped before storing.
+    await upload(
+        client, ("brief.pdf", infected_pdf(documents.pdf("Brief"), MARKER), "application/pdf")
+    )
     (row,) = await _files()
     assert (row.scan_state, row.scan_signature) == ("infected", MARKER_SIGNATURE)
 
