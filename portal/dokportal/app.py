@@ -44,6 +44,7 @@ from dokportal.webapp.controllers import WebAppController
 from dokportal.workspace.controllers import WorkspaceController
 from dokportal.workspace.customer_pages import CustomerController
 from dokportal.workspace.notice_pages import StaffNoticeController
+from dokportal.wrapped_secrets import missing_key_ids_cached
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 log = logging.getLogger("dokportal")
@@ -57,13 +58,18 @@ async def healthz() -> dict[str, str]:
 
 @get("/readyz", include_in_schema=False)
 async def readyz(request: Request[Any, Any, Any]) -> Response[dict[str, str]]:
-    """Readiness: database and blob store reachable; otherwise 503 and no traffic."""
+    """Readiness: database and blob store reachable, and the keyring holds every key id
+    stored data is wrapped with; otherwise 503 and no traffic."""
     runtime = runtime_of(request)
     problems: dict[str, str] = {}
     try:
         await db.current_engine().run_ddl("SELECT 1")
+        missing = await missing_key_ids_cached(runtime.keyring)
     except Exception as error:  # noqa: BLE001 - any failure means "not ready"
         problems["database"] = type(error).__name__
+    else:
+        if missing:
+            problems["keys_missing"] = ", ".join(missing)
     try:
         await runtime.store.check()
     except StorageError as error:
@@ -144,10 +150,7 @@ def create_app(settings: Settings, *, keyring: Keyring | None = None) -> Litesta
             ),
         ],
         before_request=prepare_request,
-        middleware=[
-            DefineMiddleware(security_headers_middleware(settings.secure_cookies)),
-            DefineMiddleware(CookieWriter),
-        ],
+        middleware=[DefineMiddleware(CookieWriter)],
         template_config=templates,
         exception_handlers={
             **EXCEPTION_HANDLERS,
@@ -173,6 +176,9 @@ def create_app(settings: Settings, *, keyring: Keyring | None = None) -> Litesta
         debug=False,
     )
     app.state.runtime = runtime
+    # Outermost, around Litestar's own exception handling: router-level 404/405 answers,
+    # static files and error pages get the security headers like every page does.
+    app.asgi_handler = security_headers_middleware(settings.secure_cookies)(app.asgi_handler)
     return app
 
 

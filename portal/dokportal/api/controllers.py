@@ -111,6 +111,9 @@ class ExportApiController(Controller):
         runtime = runtime_of(request)
         row = await services.submission(reference)
         stored = await file_at(row.id, position)
+        plain = await open_decrypted(
+            runtime.store, runtime.keyring, runtime.settings.tenant.slug, stored
+        )
         await record(api_actor(request), "api.file_read", "stored_file", stored.id)
         headers = attachment_headers(stored.display_name)
         headers["content-length"] = str(stored.size)
@@ -119,7 +122,7 @@ class ExportApiController(Controller):
         raw = bytes.fromhex(stored.sha256)
         headers["repr-digest"] = f"sha-256=:{base64.b64encode(raw).decode()}:"
         return Stream(
-            open_decrypted(runtime.store, runtime.keyring, runtime.settings.tenant.slug, stored),
+            plain,
             media_type=stored.content_type,
             headers=headers,
         )

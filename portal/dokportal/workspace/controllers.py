@@ -14,7 +14,7 @@ from litestar.response import Redirect, Response, Stream, Template
 from dokportal.audit import record
 from dokportal.documents.tables import Submission
 from dokportal.export.xdomea import Handover, manifest
-from dokportal.files import open_decrypted
+from dokportal.files.reading import open_decrypted, opened_lazily, require_keys
 from dokportal.files.tables import StoredFile
 from dokportal.lib.downloads import attachment_headers
 from dokportal.lib.errors import BadRequest
@@ -41,12 +41,18 @@ def _date(value: str | None) -> date | None:
 
 
 def opener(request: AnyRequest) -> Any:
+    """Opens each file of a bundle in turn (their keys were checked by `require_keys`)."""
     runtime = runtime_of(request)
 
     def open_file(stored: StoredFile) -> Any:
-        return open_decrypted(runtime.store, runtime.keyring, runtime.settings.tenant.slug, stored)
+        return opened_lazily(runtime.store, runtime.keyring, runtime.settings.tenant.slug, stored)
 
     return open_file
+
+
+def check_keys(request: AnyRequest, files: list[StoredFile]) -> None:
+    """Before a bundle's first byte: every file's key is in the keyring, or 503."""
+    require_keys(runtime_of(request).keyring, files)
 
 
 async def _submission(ctx: StaffContext, reference: str) -> Submission:
@@ -125,6 +131,10 @@ class WorkspaceController(Controller):
         submission = await _submission(staff, reference)
         stored = await services.file_at(submission.id, position)
         inline = request.query_params.get("inline") == "1" and stored.content_type in INLINE_TYPES
+        runtime = runtime_of(request)
+        plain = await open_decrypted(
+            runtime.store, runtime.keyring, runtime.settings.tenant.slug, stored
+        )
         await record(
             actor_of(request, staff),
             "file.viewed" if inline else "file.downloaded",
@@ -133,7 +143,7 @@ class WorkspaceController(Controller):
         )
         headers = attachment_headers(stored.display_name, inline=inline)
         headers["content-length"] = str(stored.size)
-        return Stream(opener(request)(stored), media_type=stored.content_type, headers=headers)
+        return Stream(plain, media_type=stored.content_type, headers=headers)
 
     @get("/submissions/{reference:str}/bundle.zip", name="staff_bundle_zip")
     async def bundle_zip(
@@ -141,6 +151,7 @@ class WorkspaceController(Controller):
     ) -> Stream:
         submission = await _submission(staff, reference)
         files = await services.files_of(submission.id)
+        check_keys(request, files)
         await record(actor_of(request, staff), "submission.zip", "submission", submission.reference)
         return Stream(
             zip_stream(unique_names(files), opener(request)),
@@ -154,6 +165,7 @@ class WorkspaceController(Controller):
     ) -> Response[bytes]:
         submission = await _submission(staff, reference)
         files = await services.files_of(submission.id)
+        check_keys(request, files)
         pdf = await merged_pdf(files, opener(request))
         await record(actor_of(request, staff), "submission.pdf", "submission", submission.reference)
         return Response(
@@ -169,7 +181,9 @@ class WorkspaceController(Controller):
         settings = runtime_of(request).settings
         submission = await _submission(staff, reference)
         customer = await services.customer_of(submission)
-        members = unique_names(await services.files_of(submission.id))
+        files = await services.files_of(submission.id)
+        check_keys(request, files)
+        members = unique_names(files)
         document = manifest(
             Handover(
                 tenant=settings.tenant.name,

@@ -11,9 +11,9 @@ import pytest
 
 from dokportal.crypto import Keyring, blob_aad, new_data_key, unwrap_data_key, wrap_data_key
 from dokportal.crypto.envelope import WrappedKey
-from dokportal.files.rewrap import rewrap_all
 from dokportal.files.tables import StoredFile
 from dokportal.settings import Settings
+from dokportal.wrapped_secrets import rewrap_all
 from tests.portal.conftest import PortalClient
 from tests.support import documents
 from tests.support.appliance import cli
@@ -42,9 +42,9 @@ async def test_rewrap_moves_every_key_to_the_primary(
     keys = {f"blob-{n}": await _store(old, tenant, f"blob-{n}") for n in range(3)}
     rotated = old.with_new_primary()
 
-    report = await rewrap_all(rotated, tenant)
-    assert (report.examined, report.rewrapped) == (3, 3)
-    assert (await rewrap_all(rotated, tenant)).rewrapped == 0  # idempotent
+    files, _ = await rewrap_all(rotated, tenant)
+    assert (files.examined, files.rewrapped) == (3, 3)
+    assert sum(count.rewrapped for count in await rewrap_all(rotated, tenant)) == 0  # idempotent
 
     retired = rotated.without_key(old.primary_id)
     for row in await StoredFile.objects():
@@ -85,9 +85,9 @@ def test_cli_command(tmp_path: Path) -> None:
     rotated.save(keyring_path)
     first = cli(tmp_path, "keys", "rewrap")
     assert first.returncode == 0, first.stderr
-    assert f"examined 1 stored files, rewrapped 1 to key {rotated.primary_id}" in first.stdout
+    assert f"stored files: examined 1, rewrapped 1 to key {rotated.primary_id}" in first.stdout
     again = cli(tmp_path, "keys", "rewrap")
-    assert "rewrapped 0" in again.stdout
+    assert "stored files: examined 1, rewrapped 0" in again.stdout
     with sqlite3.connect(tmp_path / "var" / "dokportal.sqlite3") as connection:
         ids = {row[0] for row in connection.execute("SELECT key_id FROM stored_file")}
     assert ids == {rotated.primary_id}

@@ -1,0 +1,69 @@
+"""Telling an outage (database or blob store unreachable) from a bug.
+
+An outage is not the portal's fault and not the user's: it gets a 503 "temporarily
+unavailable" page with ``Retry-After`` and one log line, where a bug gets a 500 and a
+traceback. The errors come from several drivers (asyncpg, sqlite3, botocore via our storage
+layer, the OS), often wrapped by Piccolo or Litestar, so the whole cause chain is examined.
+"""
+
+from __future__ import annotations
+
+import errno
+import sqlite3
+
+import asyncpg
+
+from dokportal.storage.errors import StorageUnavailable
+
+_NETWORK_ERRNOS = frozenset(
+    {
+        errno.ECONNREFUSED,
+        errno.ECONNRESET,
+        errno.ECONNABORTED,
+        errno.EHOSTUNREACH,
+        errno.ENETUNREACH,
+        errno.ENETDOWN,
+        errno.ETIMEDOUT,
+        errno.EPIPE,
+        errno.EIO,
+        errno.ENOSPC,
+    }
+)
+
+_ASYNCPG_OUTAGES: tuple[type[BaseException], ...] = (
+    asyncpg.PostgresConnectionError,  # cannot connect, connection lost
+    asyncpg.InterfaceError,  # "connection is closed", "pool is closing"
+    asyncpg.exceptions.OperatorInterventionError,  # admin/crash shutdown, cannot connect now
+    asyncpg.exceptions.InsufficientResourcesError,  # too many connections, disk full
+)
+
+_SQLITE_OUTAGES = ("unable to open database file", "disk i/o error", "database is locked")
+
+RETRY_AFTER_SECONDS = 120
+"""What the 503 asks clients to wait: "a few minutes", short enough for a restart."""
+
+
+def outage_of(error: BaseException) -> BaseException | None:
+    """The exception in ``error``'s cause chain that shows an outage, or None for a bug."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if _is_outage(current):
+            return current
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _is_outage(error: BaseException) -> bool:
+    if isinstance(error, StorageUnavailable | _ASYNCPG_OUTAGES | TimeoutError | ConnectionError):
+        return True
+    if isinstance(error, sqlite3.OperationalError):
+        return any(text in str(error).lower() for text in _SQLITE_OUTAGES)
+    return isinstance(error, OSError) and error.errno in _NETWORK_ERRNOS
+
+
+def describe(error: BaseException) -> str:
+    """One short, secret-free line: the exception's type and first line of its message."""
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0][:200]}" if text else type(error).__name__
