@@ -20,9 +20,11 @@ def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-def start(workdir: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+def start(
+    workdir: Path, *args: str, env: dict[str, str] | None = None, port: int = 0
+) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [DOKPORTAL, *args, "--port", str(free_port())],
+        [DOKPORTAL, *args, "--port", str(port or free_port())],
         cwd=workdir,
         env={**clean_env(workdir), **(env or {})},
         stdout=subprocess.PIPE,
@@ -108,10 +110,9 @@ def test_readyz_names_keys_the_data_needs_but_the_keyring_lacks(tmp_path: Path) 
     # A wrong rotation: a new primary, and the old key dropped before any rewrap.
     rotated = old.with_new_primary()
     rotated.without_key(old.primary_id).save(keyring_path)
-    process = start(tmp_path, "serve")
+    port = free_port()
+    process = start(tmp_path, "serve", port=port)
     try:
-        assert process.stdout is not None
-        port = int(process.args[-1])  # type: ignore[index]
         url = f"http://127.0.0.1:{port}/readyz"
         deadline = time.monotonic() + 60
         while True:  # poll until the server listens (as running_appliance does)
