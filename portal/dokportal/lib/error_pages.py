@@ -60,16 +60,16 @@ def _unavailable(request: AnyRequest, cause: BaseException) -> Response[Any]:
     """The outage page; one line in the log, no traceback (it says nothing new per request)."""
     log.error("unavailable: %s %s: %s", request.method, request.url.path, describe(cause))
     if request.method in {"POST", "PUT", "PATCH", "DELETE"}:
-        message = (
+        error = Unavailable(
             "The portal is temporarily unavailable. Nothing was lost, but what you just sent "
             "was not saved. Please send it again in a few minutes."
         )
     else:
-        message = (
+        error = Unavailable(
             "The portal is temporarily unavailable. Nothing was lost. "
             "Please try again in a few minutes."
         )
-    return _page(request, Unavailable(message))
+    return _page(request, error)
 
 
 def handle_portal_error(request: AnyRequest, error: PortalError) -> Response[Any]:
