@@ -32,6 +32,7 @@ from dokportal.documents.controllers import DocumentController
 from dokportal.info.controllers import InfoController
 from dokportal.lib.error_pages import EXCEPTION_HANDLERS
 from dokportal.lib.headers import security_headers_middleware
+from dokportal.lib.outages import quiet_driver_tracebacks
 from dokportal.lib.runtime import Runtime, runtime_of
 from dokportal.lib.web import CookieWriter, prepare_request
 from dokportal.notices.controllers import NoticeController
@@ -91,6 +92,7 @@ def create_app(settings: Settings, *, keyring: Keyring | None = None) -> Litesta
         csrf_secret=secret,
     )
     engine = db.configure(settings)
+    quiet_driver_tracebacks()
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:

@@ -9,6 +9,7 @@ layer, the OS), often wrapped by Piccolo or Litestar, so the whole cause chain i
 from __future__ import annotations
 
 import errno
+import logging
 import sqlite3
 
 import asyncpg
@@ -56,7 +57,7 @@ def outage_of(error: BaseException) -> BaseException | None:
 
 
 def _is_outage(error: BaseException) -> bool:
-    if isinstance(error, StorageUnavailable | _ASYNCPG_OUTAGES | TimeoutError | ConnectionError):
+    if isinstance(error, (StorageUnavailable, TimeoutError, ConnectionError, *_ASYNCPG_OUTAGES)):
         return True
     if isinstance(error, sqlite3.OperationalError):
         return any(text in str(error).lower() for text in _SQLITE_OUTAGES)
@@ -67,3 +68,27 @@ def describe(error: BaseException) -> str:
     """One short, secret-free line: the exception's type and first line of its message."""
     text = str(error).strip().splitlines()
     return f"{type(error).__name__}: {text[0][:200]}" if text else type(error).__name__
+
+
+class _OneLine(logging.Filter):
+    """Turns a driver's traceback into one line: during an outage asyncpg's pool logs one
+    each time it retries to reconnect, which says nothing the first line does not."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            record.msg = f"{record.getMessage()}: {describe(record.exc_info[1])}"
+            record.args = None
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+_ONE_LINE = _OneLine()
+
+
+def quiet_driver_tracebacks() -> None:
+    """Install the one-line filter on the drivers' loggers (idempotent)."""
+    for name in ("asyncpg.pool", "asyncpg.connection"):
+        logger = logging.getLogger(name)
+        if _ONE_LINE not in logger.filters:
+            logger.addFilter(_ONE_LINE)
