@@ -81,6 +81,8 @@ async def test_router_level_answers_and_static_files_carry_the_headers(
     static = await client.get("/static/portal.css")
     assert static.status_code == 200
     assert_secured(static)
+    assert "no-store" not in static.headers.get("cache-control", "") and static.headers["etag"]
+    assert not_found.headers["cache-control"] == "no-store"
     missing_static = await client.get("/static/nothing.css")
     assert missing_static.status_code == 404
     assert_secured(missing_static)
