@@ -17,7 +17,6 @@ from litestar.response import Redirect
 
 from dokportal.crypto.errors import CryptoError
 from dokportal.lib.errors import (
-    KeyUnavailable,
     NotFound,
     PortalError,
     SignInRequired,
@@ -73,8 +72,6 @@ def _unavailable(request: AnyRequest, cause: BaseException) -> Response[Any]:
 
 
 def handle_portal_error(request: AnyRequest, error: PortalError) -> Response[Any]:
-    if isinstance(error, KeyUnavailable):
-        log.error("key unavailable: %s %s", request.method, request.url.path)
     return _page(request, error)
 
 
