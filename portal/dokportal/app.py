@@ -30,6 +30,7 @@ from dokportal.audit.controllers import AuditController
 from dokportal.crypto.keyring import Keyring
 from dokportal.documents.controllers import DocumentController
 from dokportal.info.controllers import InfoController
+from dokportal.keyring_guard import check_permissions
 from dokportal.lib.error_pages import EXCEPTION_HANDLERS
 from dokportal.lib.headers import security_headers_middleware
 from dokportal.lib.outages import quiet_driver_tracebacks
@@ -87,7 +88,7 @@ def create_app(settings: Settings, *, keyring: Keyring | None = None) -> Litesta
         raise ValueError("DOKPORTAL_SESSION_SECRET must be at least 32 characters")
     runtime = Runtime(
         settings=settings,
-        keyring=keyring or Keyring.load(settings.keyring_path),
+        keyring=keyring or _load_keyring(settings),
         store=build_store(settings.storage),
         csrf_secret=secret,
     )
@@ -182,6 +183,13 @@ def create_app(settings: Settings, *, keyring: Keyring | None = None) -> Litesta
     # static files and error pages get the security headers like every page does.
     app.asgi_handler = security_headers_middleware(settings.secure_cookies)(app.asgi_handler)
     return app
+
+
+def _load_keyring(settings: Settings) -> Keyring:
+    """For servers started without the CLI (``uvicorn dokportal.asgi:app``): the same
+    permission rule as `dokportal serve`; a missing file fails in `Keyring.load`."""
+    check_permissions(settings.keyring_path, allow_shared=settings.keyring_allow_shared)
+    return Keyring.load(settings.keyring_path)
 
 
 def _fixed_templates(engine: JinjaTemplateEngine) -> None:
