@@ -10,12 +10,15 @@ import sys
 from collections.abc import AsyncIterator, Coroutine
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from dokportal.demo import DEMO_CUSTOMER, DEMO_STAFF, print_demo, seed_demo
 from dokportal.settings import Settings, describe_errors
+
+if TYPE_CHECKING:
+    from dokportal.crypto import Keyring
 
 __all__ = ["DEMO_CUSTOMER", "DEMO_STAFF", "main"]
 
@@ -70,7 +73,7 @@ def main() -> None:
     os.umask(0o077)
 
 
-def _keyring_for_data(settings: Settings, *, create: bool) -> Any:
+def _keyring_for_data(settings: Settings, *, create: bool) -> Keyring:
     """The keyring, checked against the database (see keyring_guard); exits 2 on a problem."""
     from dokportal.crypto import KeyringError
     from dokportal.keyring_guard import keyring_for_data
@@ -155,7 +158,7 @@ def serve(host: str, port: int) -> None:
     _serve(settings, host, port, keyring)
 
 
-async def _checked_keyring(settings: Settings) -> Any:
+async def _checked_keyring(settings: Settings) -> Keyring:
     from dokportal.crypto import KeyringError
     from dokportal.keyring_guard import keyring_for_data
 
@@ -171,7 +174,7 @@ async def _checked_keyring(settings: Settings) -> Any:
     return keyring
 
 
-def _serve(settings: Settings, host: str, port: int, keyring: Any) -> None:
+def _serve(settings: Settings, host: str, port: int, keyring: Keyring) -> None:
     import json
     import logging
 
