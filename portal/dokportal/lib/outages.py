@@ -33,7 +33,6 @@ _NETWORK_ERRNOS = frozenset(
 
 _ASYNCPG_OUTAGES: tuple[type[BaseException], ...] = (
     asyncpg.PostgresConnectionError,  # cannot connect, connection lost
-    asyncpg.InterfaceError,  # "connection is closed", "pool is closing"
     asyncpg.exceptions.OperatorInterventionError,  # admin/crash shutdown, cannot connect now
     asyncpg.exceptions.InsufficientResourcesError,  # too many connections, disk full
 )
@@ -59,6 +58,9 @@ def outage_of(error: BaseException) -> BaseException | None:
 def _is_outage(error: BaseException) -> bool:
     if isinstance(error, (StorageUnavailable, TimeoutError, ConnectionError, *_ASYNCPG_OUTAGES)):
         return True
+    if isinstance(error, asyncpg.InterfaceError):
+        # "connection is closed", "pool is closing"; other interface errors are our bugs.
+        return any(text in str(error) for text in ("closed", "closing"))
     if isinstance(error, sqlite3.OperationalError):
         return any(text in str(error).lower() for text in _SQLITE_OUTAGES)
     return isinstance(error, OSError) and error.errno in _NETWORK_ERRNOS
