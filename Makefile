@@ -77,7 +77,7 @@ clean: ## Remove caches (keeps ./var with your demo data)
 KEYWORDS := -k N_ -k tr -k translate:2 -k BadRequest -k Forbidden -k NotFound -k TooLarge \
 	-k UnsupportedType -k TooManyAttempts -k ServiceUnavailable -k PortalError \
 	-k ActivationFailed -k SignInFailed \
-	-k StaffSignInFailed -k ApiUnauthorized
+	-k StaffSignInFailed -k ApiUnauthorized -k Unavailable -k KeyUnavailable
 LOCALES  := portal/dokportal/locales
 LANGS    := de en uk ar tr ru fa
 

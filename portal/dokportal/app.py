@@ -30,8 +30,10 @@ from dokportal.audit.controllers import AuditController
 from dokportal.crypto.keyring import Keyring
 from dokportal.documents.controllers import DocumentController
 from dokportal.info.controllers import InfoController
+from dokportal.keyring_guard import check_permissions
 from dokportal.lib.error_pages import EXCEPTION_HANDLERS
 from dokportal.lib.headers import security_headers_middleware
+from dokportal.lib.outages import quiet_driver_tracebacks
 from dokportal.lib.runtime import Runtime, runtime_of
 from dokportal.lib.web import CookieWriter, prepare_request
 from dokportal.notices.controllers import NoticeController
@@ -44,6 +46,7 @@ from dokportal.webapp.controllers import WebAppController
 from dokportal.workspace.controllers import WorkspaceController
 from dokportal.workspace.customer_pages import CustomerController
 from dokportal.workspace.notice_pages import StaffNoticeController
+from dokportal.wrapped_secrets import missing_key_ids_cached
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 log = logging.getLogger("dokportal")
@@ -57,13 +60,18 @@ async def healthz() -> dict[str, str]:
 
 @get("/readyz", include_in_schema=False)
 async def readyz(request: Request[Any, Any, Any]) -> Response[dict[str, str]]:
-    """Readiness: database and blob store reachable; otherwise 503 and no traffic."""
+    """Readiness: database and blob store reachable, and the keyring holds every key id
+    stored data is wrapped with; otherwise 503 and no traffic."""
     runtime = runtime_of(request)
     problems: dict[str, str] = {}
     try:
         await db.current_engine().run_ddl("SELECT 1")
+        missing = await missing_key_ids_cached(runtime.keyring)
     except Exception as error:  # noqa: BLE001 - any failure means "not ready"
         problems["database"] = type(error).__name__
+    else:
+        if missing:
+            problems["keys_missing"] = ", ".join(missing)
     try:
         await runtime.store.check()
     except StorageError as error:
@@ -80,11 +88,12 @@ def create_app(settings: Settings, *, keyring: Keyring | None = None) -> Litesta
         raise ValueError("DOKPORTAL_SESSION_SECRET must be at least 32 characters")
     runtime = Runtime(
         settings=settings,
-        keyring=keyring or Keyring.load(settings.keyring_path),
+        keyring=keyring or _load_keyring(settings),
         store=build_store(settings.storage),
         csrf_secret=secret,
     )
     engine = db.configure(settings)
+    quiet_driver_tracebacks()
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -144,10 +153,7 @@ def create_app(settings: Settings, *, keyring: Keyring | None = None) -> Litesta
             ),
         ],
         before_request=prepare_request,
-        middleware=[
-            DefineMiddleware(security_headers_middleware(settings.secure_cookies)),
-            DefineMiddleware(CookieWriter),
-        ],
+        middleware=[DefineMiddleware(CookieWriter)],
         template_config=templates,
         exception_handlers={
             **EXCEPTION_HANDLERS,
@@ -173,7 +179,17 @@ def create_app(settings: Settings, *, keyring: Keyring | None = None) -> Litesta
         debug=False,
     )
     app.state.runtime = runtime
+    # Outermost, around Litestar's own exception handling: router-level 404/405 answers,
+    # static files and error pages get the security headers like every page does.
+    app.asgi_handler = security_headers_middleware(settings.secure_cookies)(app.asgi_handler)
     return app
+
+
+def _load_keyring(settings: Settings) -> Keyring:
+    """For servers started without the CLI (``uvicorn dokportal.asgi:app``): the same
+    permission rule as `dokportal serve`; a missing file fails in `Keyring.load`."""
+    check_permissions(settings.keyring_path, allow_shared=settings.keyring_allow_shared)
+    return Keyring.load(settings.keyring_path)
 
 
 def _fixed_templates(engine: JinjaTemplateEngine) -> None:

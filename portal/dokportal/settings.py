@@ -333,6 +333,9 @@ class Settings(BaseSettings):
     # sqlite:///path or postgresql://user:pass@host:port/db
     database_url: SecretStr = SecretStr("sqlite:///var/dokportal.sqlite3")
     keyring_path: Path = Path("var/keyring.json")
+    # A keyring readable by its group or others is a start-up error unless this is true
+    # (then a warning): Kubernetes makes a Secret mounted with fsGroup group-readable.
+    keyring_allow_shared: bool = False
     # Signs CSRF tokens; must be shared by all replicas. Generated into var/ when empty.
     session_secret: SecretStr = SecretStr("")
     public_base_url: str = "http://127.0.0.1:8000"

@@ -160,6 +160,8 @@ def test_portal_accepts_the_charts_configuration(
     assert settings.storage.kind == "s3" and settings.storage.s3_bucket == "jc-viernheim"
     assert settings.public_base_url == "https://portal.example.org"
     assert str(settings.keyring_path) == "/etc/dokportal/keyring/keyring.json"
+    # fsGroup makes the mounted Secret group-readable (0440): allowed there, with a warning.
+    assert settings.keyring_allow_shared is True
     assert settings.tenant.languages == ["de", "en", "uk", "ar", "tr", "ru", "fa"]
 
 

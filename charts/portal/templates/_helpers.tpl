@@ -100,6 +100,9 @@ DOKPORTAL_PUBLIC_BASE_URL: {{ include "portal.publicBaseUrl" . | quote }}
 DOKPORTAL_UPLOAD__MAX_FILE_MB: {{ .Values.upload.maxFileMB | quote }}
 DOKPORTAL_UPLOAD__MAX_FILES: {{ .Values.upload.maxFiles | quote }}
 DOKPORTAL_KEYRING_PATH: "/etc/dokportal/keyring/keyring.json"
+{{- /* With fsGroup the kubelet makes the mounted Secret 0440, readable by the pod's own
+group 10001; the portal refuses a group-readable keyring unless told (and then warns). */}}
+DOKPORTAL_KEYRING_ALLOW_SHARED: "true"
 DOKPORTAL_STORAGE__KIND: {{ .Values.storage.kind | quote }}
 {{- if eq .Values.storage.kind "s3" }}
 DOKPORTAL_STORAGE__S3_ENDPOINT: {{ .Values.storage.s3.endpoint | quote }}

@@ -115,6 +115,9 @@ class ExportApiController(Controller):
         row = await services.submission(reference)
         stored = await file_at(row.id, position)
         scanning.ensure_servable(stored)  # 409 while being checked, 403 when quarantined
+        plain = await open_decrypted(
+            runtime.store, runtime.keyring, runtime.settings.tenant.slug, stored
+        )
         await record(api_actor(request), "api.file_read", "stored_file", stored.id)
         headers = attachment_headers(with_type_extension(stored.display_name, stored.content_type))
         headers["content-length"] = str(stored.size)
@@ -123,7 +126,7 @@ class ExportApiController(Controller):
         raw = bytes.fromhex(stored.sha256)
         headers["repr-digest"] = f"sha-256=:{base64.b64encode(raw).decode()}:"
         return Stream(
-            open_decrypted(runtime.store, runtime.keyring, runtime.settings.tenant.slug, stored),
+            plain,
             media_type=stored.content_type,
             headers=headers,
         )

@@ -32,7 +32,7 @@ from dokportal.audit import record
 from dokportal.audit.services import SYSTEM
 from dokportal.crypto.keyring import Keyring
 from dokportal.files.ingest import FileIngest
-from dokportal.files.reading import open_decrypted
+from dokportal.files.reading import opened_lazily
 from dokportal.files.tables import StoredFile
 from dokportal.storage import BlobStore
 
@@ -125,7 +125,7 @@ async def make_pending(store: BlobStore, keyring: Keyring, tenant: str) -> int:
 
 
 async def make_one(store: BlobStore, keyring: Keyring, tenant: str, row: StoredFile) -> bool:
-    original = b"".join([chunk async for chunk in open_decrypted(store, keyring, tenant, row)])
+    original = b"".join([chunk async for chunk in opened_lazily(store, keyring, tenant, row)])
     try:
         rendered = await render(original)
     except RenderFailed as error:

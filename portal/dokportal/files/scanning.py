@@ -9,7 +9,7 @@ A staff notice is scanned *before* it is recorded, while the caseworker waits: a
 starts the customer's deemed-delivery clock, so it must never sit in the customer's inbox
 unopenable, and the caseworker still has the file to send again if clamd is down.
 
-The file is decrypted by the ordinary reading side (:func:`open_decrypted`) and streamed
+The file is decrypted by the ordinary reading side (:func:`opened_lazily`) and streamed
 chunk by chunk to clamd; no plaintext touches the disk.
 """
 
@@ -28,7 +28,7 @@ from dokportal.crypto.errors import CryptoError
 from dokportal.crypto.keyring import Keyring
 from dokportal.files.clamd import Clamd, ClamdAddress, ClamdUnavailable, ScanError, Verdict
 from dokportal.files.ingest import Ingested
-from dokportal.files.reading import open_decrypted
+from dokportal.files.reading import opened_lazily
 from dokportal.files.tables import StoredFile
 from dokportal.i18n import N_
 from dokportal.lib.errors import Forbidden, PortalError, ServiceUnavailable, UnsupportedType
@@ -116,7 +116,7 @@ def clamd_of(scan: ScanSettings) -> Clamd:
 async def _verdict(
     clamd: Clamd, store: BlobStore, keyring: Keyring, tenant: str, row: StoredFile
 ) -> Verdict:
-    return await clamd.scan(open_decrypted(store, keyring, tenant, row))
+    return await clamd.scan(opened_lazily(store, keyring, tenant, row))
 
 
 def _backoff(scan: ScanSettings, attempts: int, cap: int) -> timedelta:

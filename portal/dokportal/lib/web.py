@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from litestar import Request
 from litestar.datastructures import Cookie, MutableScopeHeaders
@@ -150,6 +150,18 @@ def queue_cookie(request: AnyRequest, cookie: Cookie) -> None:
     page_state(request).cookies.append(cookie)
 
 
+def same_site_path(path: str) -> str:
+    """``path`` as a link that can only point into this site.
+
+    The path of a 404 page is whatever was asked for: ``//evil.example/x`` (or with
+    backslashes, which browsers read as slashes) would become a link to another host. Leading
+    slashes and backslashes collapse into one slash; the rest is percent-encoded, so no
+    backslash, control character or second leading slash survives.
+    """
+    rest = path.lstrip("/\\")
+    return "/" + quote(rest, safe="/-._~!$&'()*+,;=:@")
+
+
 def translate(lang: str, message: str, params: dict[str, Any] | None = None) -> str:
     text = translations(lang).gettext(message)
     return text % params if params else text
@@ -178,7 +190,7 @@ def render(
     def lang_url(code: str) -> str:
         query = {k: v for k, v in request.query_params.items() if k != "lang"}
         query["lang"] = code
-        return f"{request.url.path}?{urlencode(query)}"
+        return f"{same_site_path(request.url.path)}?{urlencode(query)}"
 
     context.update(
         _=catalog.gettext,

@@ -84,11 +84,15 @@ class NoticeController(Controller):
         await record(
             _actor(request, customer.customer_number), "notice.downloaded", "notice", notice.id
         )
+        # Opened before it counts as downloaded: a missing key or store answers 503 first.
+        plain = await open_decrypted(
+            runtime.store, runtime.keyring, runtime.settings.tenant.slug, stored
+        )
         await services.mark_downloaded(notice)
         headers = attachment_headers(with_type_extension(stored.display_name, stored.content_type))
         headers["content-length"] = str(stored.size)
         return Stream(
-            open_decrypted(runtime.store, runtime.keyring, runtime.settings.tenant.slug, stored),
+            plain,
             media_type=stored.content_type,
             headers=headers,
         )

@@ -14,8 +14,9 @@ from litestar.response import Redirect, Response, Stream, Template
 from dokportal.audit import record
 from dokportal.documents.tables import Submission
 from dokportal.export.xdomea import Handover, manifest
-from dokportal.files import open_decrypted, safe_copies, scanning
+from dokportal.files import safe_copies, scanning
 from dokportal.files.names import with_type_extension
+from dokportal.files.reading import open_decrypted, opened_lazily, require_keys
 from dokportal.files.tables import StoredFile
 from dokportal.lib.downloads import attachment_headers
 from dokportal.lib.errors import BadRequest, Forbidden
@@ -42,10 +43,11 @@ def _date(value: str | None) -> date | None:
 
 
 def opener(request: AnyRequest) -> Any:
+    """Opens each file of a bundle in turn (their keys were checked by `require_keys`)."""
     runtime = runtime_of(request)
 
     def open_file(stored: StoredFile) -> Any:
-        return open_decrypted(runtime.store, runtime.keyring, runtime.settings.tenant.slug, stored)
+        return opened_lazily(runtime.store, runtime.keyring, runtime.settings.tenant.slug, stored)
 
     return open_file
 
@@ -65,6 +67,11 @@ def _left_out_note(left_out: list[StoredFile]) -> dict[str, bytes]:
         *(f"- {row.display_name}: {row.scan_signature or 'nicht prüfbar'}" for row in left_out),
     ]
     return {LEFT_OUT_NOTE: ("\n".join(lines) + "\n").encode()}
+
+
+def check_keys(request: AnyRequest, files: list[StoredFile]) -> None:
+    """Before a bundle's first byte: every file's key is in the keyring, or 503."""
+    require_keys(runtime_of(request).keyring, files)
 
 
 async def _submission(ctx: StaffContext, reference: str) -> Submission:
@@ -168,11 +175,17 @@ class WorkspaceController(Controller):
                     with_type_extension(stored.display_name, stored.content_type)
                 )
                 headers["content-length"] = str(stored.size)
-                return Stream(
-                    opener(request)(stored), media_type=stored.content_type, headers=headers
+                runtime = runtime_of(request)
+                original = await open_decrypted(
+                    runtime.store, runtime.keyring, runtime.settings.tenant.slug, stored
                 )
+                return Stream(original, media_type=stored.content_type, headers=headers)
             stored = copy
         inline = query.get("inline") == "1" and stored.content_type in INLINE_TYPES
+        runtime = runtime_of(request)
+        plain = await open_decrypted(
+            runtime.store, runtime.keyring, runtime.settings.tenant.slug, stored
+        )
         await record(
             actor_of(request, staff),
             "file.viewed" if inline else "file.downloaded",
@@ -183,7 +196,7 @@ class WorkspaceController(Controller):
             with_type_extension(stored.display_name, stored.content_type), inline=inline
         )
         headers["content-length"] = str(stored.size)
-        return Stream(opener(request)(stored), media_type=stored.content_type, headers=headers)
+        return Stream(plain, media_type=stored.content_type, headers=headers)
 
     @get("/submissions/{reference:str}/bundle.zip", name="staff_bundle_zip")
     async def bundle_zip(
@@ -192,6 +205,7 @@ class WorkspaceController(Controller):
         submission = await _submission(staff, reference)
         files, left_out = scanning.split_servable(await services.files_of(submission.id))
         files = await safe_copies.for_staff(files)
+        check_keys(request, files)
         await record(actor_of(request, staff), "submission.zip", "submission", submission.reference)
         return Stream(
             zip_stream(unique_names(files), opener(request), extra=_left_out_note(left_out)),
@@ -212,6 +226,7 @@ class WorkspaceController(Controller):
                 name=left_out[0].display_name,
             )
         files = await safe_copies.for_staff(files)
+        check_keys(request, files)
         pdf = await merged_pdf(files, opener(request))
         await record(actor_of(request, staff), "submission.pdf", "submission", submission.reference)
         return Response(
@@ -228,6 +243,7 @@ class WorkspaceController(Controller):
         submission = await _submission(staff, reference)
         customer = await services.customer_of(submission)
         files, left_out = scanning.split_servable(await services.files_of(submission.id))
+        check_keys(request, files)
         members = unique_names(files)
         document = manifest(
             Handover(

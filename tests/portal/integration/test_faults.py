@@ -215,7 +215,8 @@ async def test_storage_down_is_503_and_nothing_recorded(tmp_path: Path, database
             files=[("files", ("a.pdf", documents.pdf(), "application/pdf"))],
         )
         assert response.status_code == 503
-        assert "Nothing was saved" in response.text
+        assert "what you just sent was not saved" in response.text
+        assert response.headers["retry-after"] == "120"
         assert await Submission.count() == 0 and await StoredFile.count() == 0
         ready = await client.get("/readyz")
         assert ready.status_code == 503 and "storage" in ready.json()

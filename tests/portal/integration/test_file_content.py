@@ -39,7 +39,7 @@ async def stored(settings: Settings) -> list[tuple[StoredFile, bytes]]:
     for link in await SubmissionFile.objects().order_by(SubmissionFile.position):
         row = await StoredFile.objects().where(StoredFile.id == link.stored_file).first()
         assert row is not None
-        chunks = [c async for c in open_decrypted(store, keyring, settings.tenant.slug, row)]
+        chunks = [c async for c in await open_decrypted(store, keyring, settings.tenant.slug, row)]
         result.append((row, b"".join(chunks)))
     return result
 

@@ -64,7 +64,7 @@ async def test_many_batches_in_odd_chunks_round_trip(
     assert stored.size == len(content)
     assert stored.sha256 == hashlib.sha256(content).hexdigest()
     plain = b"".join(
-        [piece async for piece in open_decrypted(store, keyring, "bench", stored.as_row())]
+        [piece async for piece in await open_decrypted(store, keyring, "bench", stored.as_row())]
     )
     assert plain == content
 

@@ -63,7 +63,7 @@ async def stored_files(settings: Settings) -> list[tuple[str, str, bytes]]:
     for link in links:
         row = await StoredFile.objects().where(StoredFile.id == link.stored_file).first()
         assert row is not None
-        chunks = [c async for c in open_decrypted(store, keyring, settings.tenant.slug, row)]
+        chunks = [c async for c in await open_decrypted(store, keyring, settings.tenant.slug, row)]
         result.append((row.display_name, row.content_type, b"".join(chunks)))
     return result
 
