@@ -45,7 +45,7 @@ def build_engine(database_url: str) -> Engine[Any]:
 
 def all_tables() -> list[type[Table]]:
     """Every table of every domain, in dependency order."""
-    from dokportal.accounts.tables import AccessRequest, ActivationCode, Customer, Throttle
+    from dokportal.accounts.tables import AccessRequest, ActivationCode, Customer
     from dokportal.accounts.tables import Session as SessionRow
     from dokportal.api.tables import ApiToken
     from dokportal.audit.tables import AuditEvent
@@ -53,10 +53,12 @@ def all_tables() -> list[type[Table]]:
     from dokportal.files.tables import StoredFile
     from dokportal.mail.tables import MailJob
     from dokportal.notices.tables import Notice
+    from dokportal.sessions.tables import AttemptCounter
     from dokportal.staff.tables import OidcLogin, RecoveryCode, StaffAccount, StaffSession, Team
     from dokportal.workspace.tables import Note
 
     return [
+        AttemptCounter,
         Team,
         StaffAccount,
         StaffSession,
@@ -66,7 +68,6 @@ def all_tables() -> list[type[Table]]:
         AccessRequest,
         ActivationCode,
         SessionRow,
-        Throttle,
         StoredFile,
         Submission,
         SubmissionFile,
