@@ -64,6 +64,10 @@ class TenantSettings(BaseModel):
     contact_phone: str = Field("06251 0000-0", min_length=3, max_length=40)
     # Address lines under the name on activation letters, separated by " | ".
     letterhead: str = Field("", max_length=500)
+    # The team (slug) of customers created without one on the command line, and of any
+    # customer still without a team when the migrations run: a customer without a team is
+    # in no inbox, so their documents would reach nobody. Created when first needed.
+    default_team: str = Field("team-1", pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
 
     _split = field_validator("languages", "categories", mode="before")(_split_csv)
 
