@@ -1,4 +1,5 @@
-"""The periodic work of a portal process: deliver mail, queue reminders, apply retention.
+"""The periodic work of a portal process: deliver mail, queue reminders, apply retention,
+forget stale sign-in counters.
 
 One loop in the app's lifespan. With several replicas each runs it: every step claims its
 rows with conditional updates, so doing it twice at the same moment changes nothing.
@@ -14,6 +15,7 @@ from dokportal.audit.services import SYSTEM
 from dokportal.mail import services as mail
 from dokportal.notices import delivery
 from dokportal.retention import services as retention
+from dokportal.sessions import limits
 from dokportal.settings import Settings
 from dokportal.storage import BlobStore
 
@@ -33,6 +35,7 @@ async def run_once(settings: Settings, store: BlobStore) -> None:
     for job in failed:
         await record(SYSTEM, f"mail.failed.{job.kind}", job.object_type, job.object_id)
     await retention.run(store, settings.retention.delete_transferred_after_days)
+    await limits.forget_stale()
 
 
 async def loop(settings: Settings, store: BlobStore) -> None:

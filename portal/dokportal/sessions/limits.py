@@ -33,6 +33,9 @@ from dokportal.lib.errors import PortalError, TooManyAttempts
 from dokportal.lib.formatting import clock_time
 from dokportal.sessions.tables import AttemptCounter
 
+# No counter's window is longer (settings allow at most a day; the pair uses a day).
+LONGEST_WINDOW_SECONDS = 24 * 3600
+
 # Milliseconds since the epoch; tests replace it to step through pauses without sleeping.
 clock: Callable[[], int] = lambda: int(time.time() * 1000)  # noqa: E731
 
@@ -164,6 +167,21 @@ async def _give_back(key: str) -> None:
 
 async def forget(key: str) -> None:
     await AttemptCounter.delete().where(AttemptCounter.key == key)
+
+
+async def forget_stale() -> int:
+    """Delete counters whose window and pause are over (they would start afresh anyway);
+    run by the periodic task, so the table holds only the last day's attempts."""
+    now = clock()
+    gone = (
+        await AttemptCounter.delete()
+        .where(
+            (AttemptCounter.window_start < now - LONGEST_WINDOW_SECONDS * 1000)
+            & (AttemptCounter.blocked_until <= now)
+        )
+        .returning(AttemptCounter.id)
+    )
+    return len(gone)
 
 
 @dataclass

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from dokportal.sessions.limits import Limit, counter_key, doubling
+from dokportal.sessions.limits import LONGEST_WINDOW_SECONDS, Limit, counter_key, doubling
 
 if TYPE_CHECKING:
     from dokportal.settings import SecuritySettings
 
 # A pair's history lasts a day: long enough that its pauses do not start over every window;
 # a correct password clears it at once.
-PAIR_WINDOW_SECONDS = 24 * 3600
+PAIR_WINDOW_SECONDS = LONGEST_WINDOW_SECONDS
 # The pair is slowed by its pauses, not capped: a cap would be a lockout again.
 PAIR_UNCAPPED = 1_000_000
 

@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 import httpx
 import pytest
 
+from dokportal import tasks
 from dokportal.accounts import passwords
 from dokportal.app import create_app
 from dokportal.sessions import limits, policy
@@ -251,3 +252,19 @@ async def test_counters_keep_no_typed_name(
 def test_settings_refuse_a_ceiling_one_address_could_reach() -> None:
     with pytest.raises(ValueError, match="account_attempts_per_window"):
         Settings(security={"account_attempts_per_window": 10})
+
+
+async def test_stale_counters_are_forgotten_by_the_periodic_task(
+    client: PortalClient, customer: Person, settings: Settings, clock: Clock
+) -> None:
+    client.cookies.clear()
+    await AttemptCounter.delete(force=True)  # the activation's counter, on the real clock
+    for _ in range(settings.security.signin_free_attempts + 1):
+        await sign_in(client, customer.number, WRONG)
+    assert await AttemptCounter.count() == 3  # pair, client, account
+    clock.advance(limits.LONGEST_WINDOW_SECONDS - 60)
+    await tasks.run_once(settings, client.app.state.runtime.store)
+    assert await AttemptCounter.count() == 3  # a window still open: kept
+    clock.advance(120)
+    await tasks.run_once(settings, client.app.state.runtime.store)
+    assert await AttemptCounter.count() == 0
