@@ -65,8 +65,10 @@ def second_factor(
     who already has the password gets here, so the account cap is a plain lockout."""
     return [
         (counter_key("code-client", client), client_limit(rules)),
-        (
-            counter_key("code-account", str(account_id)),
-            Limit(max_failed, rules.lockout_minutes * 60),
-        ),
+        (second_factor_account(account_id), Limit(max_failed, rules.lockout_minutes * 60)),
     ]
+
+
+def second_factor_account(account_id: int) -> str:
+    """The per-account code counter (cleared when an admin resets the second factor)."""
+    return counter_key("code-account", str(account_id))

@@ -233,6 +233,8 @@ async def reset_second_factor(username: str) -> StaffAccount:
     ).where(StaffAccount.id == account.id)
     await RecoveryCode.delete().where(RecoveryCode.staff == account.id)
     await SESSIONS.end_all(account.id)
+    # A fresh start: earlier wrong codes do not hold up the new enrolment.
+    await limits.forget(policy.second_factor_account(account.id))
     return account
 
 
