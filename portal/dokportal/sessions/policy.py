@@ -6,6 +6,7 @@ the numbers against each other without importing the database layer.
 
 from __future__ import annotations
 
+import ipaddress
 from typing import TYPE_CHECKING
 
 from dokportal.sessions.limits import LONGEST_WINDOW_SECONDS, Limit, counter_key, doubling
@@ -18,6 +19,20 @@ if TYPE_CHECKING:
 PAIR_WINDOW_SECONDS = LONGEST_WINDOW_SECONDS
 # The pair is slowed by its pauses, not capped: a cap would be a lockout again.
 PAIR_UNCAPPED = 1_000_000
+
+
+def client_of(address: str) -> str:
+    """The unit a client is counted in: its IPv4 address, or its IPv6 /64 (one household
+    or server usually holds a whole /64, so single IPv6 addresses cost an attacker nothing)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 def pair_limit(rules: SecuritySettings) -> Limit:
@@ -44,6 +59,7 @@ def sign_in(
 
     ``name`` is what was typed, normalised by the caller; it need not exist.
     """
+    client = client_of(client)
     pair = counter_key(f"{scope}-pair", name, client)
     counters = [
         (pair, pair_limit(rules)),
@@ -55,7 +71,7 @@ def sign_in(
 
 def per_client(rules: SecuritySettings, scope: str, client: str) -> list[tuple[str, Limit]]:
     """Only the client cap: activation codes and access requests."""
-    return [(counter_key(f"{scope}-client", client), client_limit(rules))]
+    return [(counter_key(f"{scope}-client", client_of(client)), client_limit(rules))]
 
 
 def second_factor(
@@ -64,7 +80,7 @@ def second_factor(
     """TOTP and recovery codes: per client, and per account from anywhere. Only someone
     who already has the password gets here, so the account cap is a plain lockout."""
     return [
-        (counter_key("code-client", client), client_limit(rules)),
+        (counter_key("code-client", client_of(client)), client_limit(rules)),
         (second_factor_account(account_id), Limit(max_failed, rules.lockout_minutes * 60)),
     ]
 
