@@ -166,8 +166,11 @@ async def customer(
             data={"_csrf": token, "customer_number": number(n), "password": PASSWORD},
         )
         for path in ("/", "/notices/", "/documents", "/documents/new"):
-            await call("page", "GET", path, 200)
+            shown = await call("page", "GET", path, 200)
             await pacing.think()
+        # Signing in replaced the form token (it is bound to the session): take the new one.
+        found = CSRF.search(shown.text) if shown is not None else None
+        token = found.group(1) if found else ""
         await call(
             "upload",
             "POST",

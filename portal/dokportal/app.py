@@ -24,6 +24,7 @@ from litestar.template.config import TemplateConfig
 from dokportal import db, tasks
 from dokportal.accounts.controllers import AccountController
 from dokportal.accounts.profile import AccessRequestController, ProfileController
+from dokportal.accounts.services import resume_session
 from dokportal.api.admin_pages import TokenAdminController
 from dokportal.api.controllers import ExportApiController
 from dokportal.audit.controllers import AuditController
@@ -35,7 +36,7 @@ from dokportal.lib.error_pages import EXCEPTION_HANDLERS
 from dokportal.lib.headers import security_headers_middleware
 from dokportal.lib.outages import quiet_driver_tracebacks
 from dokportal.lib.runtime import Runtime, runtime_of
-from dokportal.lib.web import CookieWriter, prepare_request
+from dokportal.lib.web import CookieWriter, make_prepare_request
 from dokportal.notices.controllers import NoticeController
 from dokportal.settings import Settings
 from dokportal.staff.controllers import OidcController, StaffAuthController
@@ -152,7 +153,7 @@ def create_app(settings: Settings, *, keyring: Keyring | None = None) -> Litesta
                 path="/static", directories=[PACKAGE_DIR / "static"], include_in_schema=False
             ),
         ],
-        before_request=prepare_request,
+        before_request=make_prepare_request(resume_session),
         middleware=[DefineMiddleware(CookieWriter)],
         template_config=templates,
         exception_handlers={

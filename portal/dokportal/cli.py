@@ -212,11 +212,18 @@ def customer() -> None:
 @click.option("--number", required=True, help="Customer number (Kundennummer).")
 @click.option("--name", required=True, help="Name shown to the customer.")
 @click.option("--language", default=None, help="Preferred language (de, en, uk, ar, tr, ru, fa).")
-def customer_create(number: str, name: str, language: str | None) -> None:
-    """Create a customer and print a one-time activation code."""
+@click.option(
+    "--team",
+    default=None,
+    help="Slug of the team in charge (an existing team; default: DOKPORTAL_TENANT__DEFAULT_TEAM).",
+)
+def customer_create(number: str, name: str, language: str | None, team: str | None) -> None:
+    """Create a customer in a team and print a one-time activation code."""
     from dokportal import db
     from dokportal.accounts.services import issue_activation_code
     from dokportal.accounts.tables import Customer
+    from dokportal.staff.services import ensure_team
+    from dokportal.staff.tables import Team
 
     settings = load_settings()
     db.configure(settings)
@@ -229,7 +236,21 @@ def customer_create(number: str, name: str, language: str | None) -> None:
     async def create() -> str:
         if await Customer.exists().where(Customer.customer_number == number):
             raise click.ClickException(f"customer {number} already exists")
-        row = Customer(customer_number=number, display_name=name, preferred_language=lang)
+        if team is None:
+            # Every customer is in some team's inbox: the default team, made if missing.
+            in_charge = await ensure_team(settings.tenant.default_team)
+        else:
+            found = await Team.objects().where(Team.slug == team).first()
+            if found is None:
+                known = ", ".join(row["slug"] for row in await Team.select(Team.slug)) or "none"
+                raise click.ClickException(f"no team {team!r} (teams: {known})")
+            in_charge = found
+        row = Customer(
+            customer_number=number,
+            display_name=name,
+            preferred_language=lang,
+            team=in_charge.id,
+        )
         await row.save()
         return await issue_activation_code(row.id, settings.security.activation_code_days)
 

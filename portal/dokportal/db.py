@@ -59,7 +59,7 @@ def _private_file(path: Path) -> None:
 
 def all_tables() -> list[type[Table]]:
     """Every table of every domain, in dependency order."""
-    from dokportal.accounts.tables import AccessRequest, ActivationCode, Customer, Throttle
+    from dokportal.accounts.tables import AccessRequest, ActivationCode, Customer
     from dokportal.accounts.tables import Session as SessionRow
     from dokportal.api.tables import ApiToken
     from dokportal.audit.tables import AuditEvent
@@ -67,10 +67,12 @@ def all_tables() -> list[type[Table]]:
     from dokportal.files.tables import StoredFile
     from dokportal.mail.tables import MailJob
     from dokportal.notices.tables import Notice
+    from dokportal.sessions.tables import AttemptCounter
     from dokportal.staff.tables import OidcLogin, RecoveryCode, StaffAccount, StaffSession, Team
     from dokportal.workspace.tables import Note
 
     return [
+        AttemptCounter,
         Team,
         StaffAccount,
         StaffSession,
@@ -80,7 +82,6 @@ def all_tables() -> list[type[Table]]:
         AccessRequest,
         ActivationCode,
         SessionRow,
-        Throttle,
         StoredFile,
         Submission,
         SubmissionFile,

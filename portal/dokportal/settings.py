@@ -64,6 +64,10 @@ class TenantSettings(BaseModel):
     contact_phone: str = Field("06251 0000-0", min_length=3, max_length=40)
     # Address lines under the name on activation letters, separated by " | ".
     letterhead: str = Field("", max_length=500)
+    # The team (slug) of customers created without one on the command line, and of any
+    # customer still without a team when the migrations run: a customer without a team is
+    # in no inbox, so their documents would reach nobody. Created when first needed.
+    default_team: str = Field("team-1", pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
 
     _split = field_validator("languages", "categories", mode="before")(_split_csv)
 
@@ -161,18 +165,46 @@ class UploadSettings(BaseModel):
 
 
 class SecuritySettings(BaseModel):
-    """Session lifetimes and guessing limits (ASVS V2/V3)."""
+    """Session lifetimes and guessing limits (ASVS V2/V3); see sessions/limits.py."""
 
     session_idle_minutes: int = Field(30, ge=1, le=24 * 60)
     session_absolute_hours: int = Field(12, ge=1, le=7 * 24)
-    # Failed sign-ins before an account is locked, and for how long.
-    max_failed_logins: int = Field(5, ge=1, le=100)
+    # Sign-in limits. Per account name x client address (one guesser): this many quick tries
+    # for typos, then a pause before each further try that doubles from the first to the
+    # longest (2 s, 4 s, … 15 min): about 11 guesses in the first quarter hour, then four an
+    # hour, while the owner signing in from anywhere else is not slowed at all. A correct
+    # password clears the pair's history.
+    signin_free_attempts: int = Field(3, ge=1, le=20)
+    signin_first_pause_seconds: int = Field(2, ge=1, le=60)
+    signin_longest_pause_seconds: int = Field(900, ge=1, le=24 * 3600)
+    # Per account from all addresses together: a ceiling against guessing from many
+    # addresses. It must stay above twice what one address can reach through its pauses in
+    # one window (checked below; 2 x 11 with the defaults), so one attacker address can
+    # never lock the owner out; many addresses can, and then only until the window ends.
+    account_attempts_per_window: int = Field(40, ge=2, le=10000)
+    account_window_minutes: int = Field(15, ge=1, le=24 * 60)
+    # Staff codes (TOTP, recovery): the window for StaffSettings.max_failed_codes.
     lockout_minutes: int = Field(15, ge=1, le=24 * 60)
-    # Attempts one client address may make per window on activation and sign-in.
+    # Attempts one client address may make per window on activation and sign-in, over all
+    # accounts together (against trying one password on many accounts).
     client_attempts_per_window: int = Field(20, ge=1, le=10000)
     client_window_minutes: int = Field(15, ge=1, le=24 * 60)
     activation_code_days: int = Field(30, ge=1, le=365)
     password_min_length: int = Field(10, ge=8, le=128)
+
+    @model_validator(mode="after")
+    def _ceiling_above_one_client(self) -> SecuritySettings:
+        from dokportal.sessions.policy import pair_limit
+
+        one_client = 2 * pair_limit(self).burst(self.account_window_minutes * 60)
+        if self.account_attempts_per_window <= one_client:
+            raise ValueError(
+                f"account_attempts_per_window must be above {one_client}: one client address "
+                "alone could otherwise lock an account (raise it or lengthen the pauses)"
+            )
+        if self.signin_longest_pause_seconds < self.signin_first_pause_seconds:
+            raise ValueError("signin_longest_pause_seconds must not be below the first pause")
+        return self
 
 
 class StaffSettings(BaseModel):
@@ -180,7 +212,8 @@ class StaffSettings(BaseModel):
 
     # Accept the previous and next 30-second step too: phone clocks drift.
     totp_valid_window: int = Field(1, ge=0, le=2)
-    # Wrong TOTP or recovery codes before the staff account is locked (lockout_minutes).
+    # Wrong TOTP or recovery codes per account (from any address) within
+    # SecuritySettings.lockout_minutes; then codes are refused until the window ends.
     max_failed_codes: int = Field(5, ge=1, le=100)
     # Staff sessions idle out sooner than customers': workstations are shared.
     session_idle_minutes: int = Field(30, ge=1, le=24 * 60)

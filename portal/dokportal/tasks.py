@@ -1,5 +1,5 @@
 """The periodic work of a portal process: scan pending files, deliver mail, queue
-reminders, apply retention.
+reminders, apply retention, make PDF safe copies, forget stale sign-in counters.
 
 One loop in the app's lifespan. With several replicas each runs it: every step claims its
 rows with conditional updates, so doing it twice at the same moment changes nothing.
@@ -17,6 +17,7 @@ from dokportal.files import safe_copies, scanning
 from dokportal.mail import services as mail
 from dokportal.notices import delivery
 from dokportal.retention import services as retention
+from dokportal.sessions import limits
 from dokportal.settings import Settings
 from dokportal.storage import BlobStore
 
@@ -40,6 +41,7 @@ async def run_once(settings: Settings, store: BlobStore, keyring: Keyring | None
     for job in failed:
         await record(SYSTEM, f"mail.failed.{job.kind}", job.object_type, job.object_id)
     await retention.run(store, settings.retention.delete_transferred_after_days)
+    await limits.forget_stale()
     if keyring is not None:
         await safe_copies.make_pending(store, keyring, settings.tenant.slug)
 

@@ -40,7 +40,7 @@ async def record_staff_notice(
     customer: Customer,
     title: str,
     message: str,
-    staff_id: int,
+    staff_id: int | None,
     ingested: Ingested,
     store: BlobStore,
     scan_state: str,
@@ -48,8 +48,8 @@ async def record_staff_notice(
     """Write the rows for a PDF that is already stored encrypted, then queue the mail.
 
     ``scan_state`` is the virus scan's verdict, taken before this call (files/scanning.py).
-
-    On any failure the blob is removed again, so nothing half-stored remains.
+    ``staff_id`` is None for notices sent from the command line. On any failure the blob
+    is removed again, so nothing half-stored remains.
     """
     title = " ".join(title.split())[:200]
     electronic = electronic_possible(customer)

@@ -9,6 +9,7 @@ from dokportal.accounts.tables import Customer
 from dokportal.files import FileIngest, Ingested
 from dokportal.files.tables import StoredFile
 from dokportal.lib.errors import NotFound
+from dokportal.notices import delivery
 from dokportal.notices.tables import Notice
 from dokportal.storage import BlobStore
 
@@ -29,6 +30,9 @@ async def send_notice(
 
     ``scan`` checks the stored file before the row exists and returns its scan state
     (files/scanning.py: scan_before_recording); it removes the blob itself when it refuses.
+    Delivery follows the customer's consent exactly as when staff send from the workspace
+    (:func:`dokportal.notices.delivery.record_staff_notice`): electronic with a notification
+    mail only with consent and an address, otherwise by post.
     """
     customer = await Customer.objects().where(Customer.customer_number == customer_number).first()
     if customer is None:
@@ -41,17 +45,15 @@ async def send_notice(
         await ingest.abort()
         raise
     scan_state = await scan(ingested)
-    try:
-        async with Notice._meta.db.transaction():
-            row = ingested.as_row()
-            row.scan_state = scan_state
-            await row.save()
-            notice = Notice(customer=customer.id, title=title.strip()[:200], stored_file=row.id)
-            await notice.save()
-    except BaseException:
-        await store.delete(ingested.blob_id)
-        raise
-    return notice
+    return await delivery.record_staff_notice(
+        customer=customer,
+        title=title,
+        message="",
+        staff_id=None,
+        ingested=ingested,
+        store=store,
+        scan_state=scan_state,
+    )
 
 
 async def list_notices(customer_id: int) -> list[Notice]:

@@ -109,6 +109,9 @@ def test_kill_9_mid_upload_leaves_only_a_sweepable_orphan(tmp_path: Path) -> Non
                 "password_repeat": "Sonnenblume-2026",
             },
         )
+        # Signing in replaced the form token (it is bound to the session).
+        page = browser.get("/documents/new").text
+        token = page.split('name="_csrf" value="')[1].split('"')[0]
         started, release = threading.Event(), threading.Event()
         errors: list[BaseException] = []
 
