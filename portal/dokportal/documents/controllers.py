@@ -12,7 +12,6 @@ from litestar.response import Redirect, Response, Template
 from dokportal.accounts.guards import CurrentCustomer, provide_customer
 from dokportal.audit import Actor, record
 from dokportal.documents import services
-from dokportal.documents.multipart import parse_parts
 from dokportal.documents.receipt_pdf import receipt_pdf
 from dokportal.documents.receiving import ALLOWED_TYPES, UploadRules, receive_form
 from dokportal.files import FileIngest
@@ -21,6 +20,7 @@ from dokportal.lib.body import iter_body
 from dokportal.lib.downloads import attachment_headers
 from dokportal.lib.errors import PortalError, TooLarge, UnsupportedType
 from dokportal.lib.formatting import file_size, local_time
+from dokportal.lib.multipart import parse_parts
 from dokportal.lib.runtime import runtime_of
 from dokportal.lib.web import STREAM_CSRF, csrf_ok, page_state, render, translate
 from dokportal.notices.services import unread_count

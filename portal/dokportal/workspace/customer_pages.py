@@ -12,13 +12,13 @@ from litestar.params import Body, FromPath
 from litestar.response import Redirect, Response, Template
 
 from dokportal.audit import record
-from dokportal.documents.multipart import parse_parts
 from dokportal.files import FileIngest
 from dokportal.i18n.negotiation import NATIVE_NAMES, direction
 from dokportal.lib.body import iter_body
 from dokportal.lib.downloads import attachment_headers
 from dokportal.lib.errors import BadRequest, PortalError
 from dokportal.lib.formatting import file_size, local_time
+from dokportal.lib.multipart import parse_parts
 from dokportal.lib.runtime import runtime_of
 from dokportal.lib.web import STREAM_CSRF, csrf_ok, page_state, translate
 from dokportal.notices import delivery
