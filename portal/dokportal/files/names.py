@@ -3,8 +3,8 @@
 What we keep: every script, combining marks, emoji (including ZWJ sequences) and the
 zero-width (non-)joiner that Persian spelling needs. What we drop: directories, control
 characters (C0, C1, DEL), line and paragraph separators, and invisible format characters —
-above all the bidi controls (U+202A–U+202E, U+2066–U+2069, LRM/RLM/ALM), with which
-``\u202egnp.exe`` would be shown as ``exe.png``.
+above all the bidi controls (U+202A to U+202E, U+2066 to U+2069, LRM/RLM/ALM), with which
+U+202E followed by ``gnp.exe`` would be shown as ``exe.png``.
 
 Names are normalised to NFC: macOS and iOS send decomposed names (NFD), Windows and Android
 composed ones. Both look the same, but only one form lets the same name compare, sort,
