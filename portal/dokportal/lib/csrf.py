@@ -30,6 +30,9 @@ def form_token(secret: str, cookie_value: str) -> str:
 
 
 def token_matches(secret: str, cookie_value: str | None, submitted: str | None) -> bool:
+    """Compare as bytes: ``compare_digest`` raises on ``str`` with non-ASCII characters, and a
+    forged ``_csrf`` of any text must be a 403, never a 500."""
     if not cookie_value or not submitted:
         return False
-    return hmac.compare_digest(form_token(secret, cookie_value), submitted)
+    expected = form_token(secret, cookie_value).encode()
+    return hmac.compare_digest(expected, submitted.encode("utf-8", errors="surrogatepass"))

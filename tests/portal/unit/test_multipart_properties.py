@@ -1,0 +1,156 @@
+"""Property tests of the part-header parser and the streaming multipart reader.
+
+Any header value parses without an exception; every name a browser or an RFC 5987 client
+can send comes back exactly; any body, cut into any chunks, gives the same parts or one
+:class:`BadRequest` — never another exception (which would be a 500).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from urllib.parse import quote
+
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from dokportal.lib.errors import BadRequest
+from dokportal.lib.header_params import parse_params, part_filename
+from dokportal.lib.multipart import Event, PartData, PartEnd, PartStart, parse_parts
+from tests.support import fuzzing
+
+# Names as a file system could hold them: any character but the surrogates.
+names = st.text(st.characters(blacklist_categories=["Cs"]), min_size=1, max_size=80)
+
+
+@settings(max_examples=fuzzing.scaled(300))
+@given(st.text())
+@example('form-data; name="a\\"; filename=')
+@example("form-data; filename*=UTF-8''%ZZ%; filename=\"")
+def test_any_header_value_parses(value: str) -> None:
+    fuzzing.count("header_params.parse_params")
+    kind, params = parse_params(value)
+    assert kind == kind.strip().lower()
+    part_filename(params)  # must not raise either
+
+
+@settings(max_examples=fuzzing.scaled(300))
+@given(names)
+@example("Зарплата.pdf")
+@example('a"b;c\\d%22.pdf')
+@example("Rabatt 100%25.pdf")
+def test_browser_filename_round_trip(name: str) -> None:
+    """Chrome/Firefox: raw UTF-8, only ``"``, CR and LF percent-escaped."""
+    fuzzing.count("header_params.browser_filename")
+    if any(f"%{code}" in name.lower() for code in ("22", "0d", "0a")):
+        return  # a browser cannot send these literally: they are its escapes
+    escaped = name.replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")
+    _, params = parse_params(f'form-data; name="files"; filename="{escaped}"')
+    assert part_filename(params) == name
+
+
+@settings(max_examples=fuzzing.scaled(300))
+@given(names, st.sampled_from(["UTF-8", "utf-8"]), st.booleans())
+def test_rfc5987_filename_round_trip_and_precedence(name: str, charset: str, both: bool) -> None:
+    fuzzing.count("header_params.rfc5987_filename")
+    exact = quote(name, safe="")
+    plain = 'filename="fallback.pdf"; ' if both else ""
+    _, params = parse_params(f"form-data; name=files; {plain}filename*={charset}''{exact}")
+    assert part_filename(params) == name
+
+
+def _body(boundary: str, parts: list[tuple[str, str | None, bytes]]) -> bytes:
+    out = bytearray()
+    for name, filename, content in parts:
+        disposition = f'form-data; name="{name}"'
+        if filename is not None:
+            disposition += f"; filename*=UTF-8''{quote(filename, safe='')}"
+        out += f"--{boundary}\r\nContent-Disposition: {disposition}\r\n\r\n".encode()
+        out += content + b"\r\n"
+    out += f"--{boundary}--\r\n".encode()
+    return bytes(out)
+
+
+async def _events(chunks: list[bytes], content_type: str) -> list[Event]:
+    async def body() -> AsyncIterator[bytes]:
+        for chunk in chunks:
+            yield chunk
+
+    return [event async for event in parse_parts(body(), content_type)]
+
+
+def _run(chunks: list[bytes], content_type: str) -> list[Event] | BadRequest:
+    try:
+        return asyncio.run(_events(chunks, content_type))
+    except BadRequest as error:
+        return error
+
+
+def _split(data: bytes, cuts: list[int]) -> list[bytes]:
+    points = sorted({c % (len(data) + 1) for c in cuts})
+    pieces, start = [], 0
+    for point in [*points, len(data)]:
+        pieces.append(data[start:point])
+        start = point
+    return [p for p in pieces if p]
+
+
+def _merged(events: list[Event]) -> list[tuple[str, object]]:
+    """Events with consecutive data joined: chunking may split data, nothing else."""
+    out: list[tuple[str, object]] = []
+    for event in events:
+        if isinstance(event, PartData):
+            if out and out[-1][0] == "data":
+                out[-1] = ("data", out[-1][1] + event.data)  # type: ignore[operator]
+            else:
+                out.append(("data", event.data))
+        elif isinstance(event, PartStart):
+            out.append(("start", (event.name, event.filename)))
+        elif isinstance(event, PartEnd):
+            out.append(("end", None))
+    return out
+
+
+boundaries = st.text(
+    st.characters(whitelist_categories=["Lu", "Ll", "Nd"], max_codepoint=127),
+    min_size=1,
+    max_size=70,
+)
+parts = st.lists(
+    st.tuples(
+        st.sampled_from(["_csrf", "category", "message", "files"]),
+        st.none() | names,
+        st.binary(max_size=300),
+    ),
+    max_size=5,
+)
+
+
+@settings(max_examples=fuzzing.scaled(200))
+@given(boundaries, parts, st.lists(st.integers(min_value=0), max_size=8))
+def test_any_chunking_gives_the_same_parts(
+    boundary: str, form: list[tuple[str, str | None, bytes]], cuts: list[int]
+) -> None:
+    fuzzing.count("multipart.chunking")
+    body = _body(boundary, form)
+    content_type = f"multipart/form-data; boundary={boundary}"
+    whole = _run([body], content_type)
+    pieces = _run(_split(body, cuts), content_type)
+    if isinstance(whole, BadRequest):  # e.g. content containing the boundary
+        assert isinstance(pieces, BadRequest)
+        return
+    assert not isinstance(pieces, BadRequest)
+    assert _merged(pieces) == _merged(whole)
+    expected = [(n, f) for n, f, _ in form]
+    assert [value for kind, value in _merged(whole) if kind == "start"] == expected
+
+
+@settings(max_examples=fuzzing.scaled(300))
+@given(st.binary(max_size=2000), st.text(max_size=120), st.lists(st.integers(0), max_size=4))
+@example(b'--x\r\nContent-Disposition: form-data; name="\xff\xfe"\r\n\r\n', "boundary=x", [])
+def test_any_body_and_content_type_is_parts_or_bad_request(
+    body: bytes, boundary: str, cuts: list[int]
+) -> None:
+    fuzzing.count("multipart.any_body")
+    for content_type in (f"multipart/form-data; boundary={boundary}", boundary):
+        _run(_split(body, cuts), content_type)  # raises anything but BadRequest → fails
