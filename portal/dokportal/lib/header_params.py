@@ -58,12 +58,21 @@ def _quoted(text: str, position: int) -> tuple[str, int]:
         if char == '"':
             return "".join(out), position + 1
         if char == "\\" and position + 1 < length and text[position + 1] in '"\\':
-            out.append(text[position + 1])
-            position += 2
-            continue
+            if text[position + 1] == "\\" or not _closes(text, position + 2):
+                out.append(text[position + 1])
+                position += 2
+                continue
         out.append(char)
         position += 1
     return "".join(out), position  # unterminated: take what there is
+
+
+def _closes(text: str, position: int) -> bool:
+    """Whether a quote just before ``position`` ends the value (end or ``;`` follows).
+
+    Browsers do not escape backslashes, so a name ending in ``\\`` arrives as ``"…\\"``."""
+    rest = text[position:].lstrip(" \t")
+    return not rest or rest[0] == ";"
 
 
 def extended_value(value: str) -> str | None:

@@ -42,8 +42,10 @@ def test_any_header_value_parses(value: str) -> None:
 def test_browser_filename_round_trip(name: str) -> None:
     """Chrome/Firefox: raw UTF-8, only ``"``, CR and LF percent-escaped."""
     fuzzing.count("header_params.browser_filename")
-    if any(f"%{code}" in name.lower() for code in ("22", "0d", "0a")):
-        return  # a browser cannot send these literally: they are its escapes
+    if any(f"%{code}" in name.lower() for code in ("22", "0d", "0a")) or "\\\\" in name:
+        # A browser cannot send these literally: they are its escapes; and a double
+        # backslash reads as one (display names treat backslashes as folders anyway).
+        return
     escaped = name.replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")
     _, params = parse_params(f'form-data; name="files"; filename="{escaped}"')
     assert part_filename(params) == name
