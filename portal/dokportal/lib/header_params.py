@@ -57,11 +57,11 @@ def _quoted(text: str, position: int) -> tuple[str, int]:
         char = text[position]
         if char == '"':
             return "".join(out), position + 1
-        if char == "\\" and position + 1 < length and text[position + 1] in '"\\':
-            if text[position + 1] == "\\" or not _closes(text, position + 2):
-                out.append(text[position + 1])
-                position += 2
-                continue
+        escaped = text[position + 1] if char == "\\" and position + 1 < length else ""
+        if escaped == "\\" or (escaped == '"' and not _closes(text, position + 2)):
+            out.append(escaped)
+            position += 2
+            continue
         out.append(char)
         position += 1
     return "".join(out), position  # unterminated: take what there is
