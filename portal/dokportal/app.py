@@ -30,6 +30,7 @@ from dokportal.audit.controllers import AuditController
 from dokportal.crypto.keyring import Keyring
 from dokportal.documents.controllers import DocumentController
 from dokportal.info.controllers import InfoController
+from dokportal.lib.asgi import UploadSlots
 from dokportal.lib.error_pages import EXCEPTION_HANDLERS
 from dokportal.lib.headers import security_headers_middleware
 from dokportal.lib.runtime import Runtime, runtime_of
@@ -147,6 +148,7 @@ def create_app(settings: Settings, *, keyring: Keyring | None = None) -> Litesta
         middleware=[
             DefineMiddleware(security_headers_middleware(settings.secure_cookies)),
             DefineMiddleware(CookieWriter),
+            DefineMiddleware(UploadSlots, max_per_client=settings.server.max_uploads_per_client),
         ],
         template_config=templates,
         exception_handlers={
