@@ -148,7 +148,9 @@ def create_app(settings: Settings, *, keyring: Keyring | None = None) -> Litesta
         middleware=[
             DefineMiddleware(security_headers_middleware(settings.secure_cookies)),
             DefineMiddleware(CookieWriter),
-            DefineMiddleware(UploadSlots, max_per_client=settings.server.max_uploads_per_client),
+            DefineMiddleware(
+                UploadSlots, max_per_client=settings.server.max_uploads_per_client, active={}
+            ),
         ],
         template_config=templates,
         exception_handlers={

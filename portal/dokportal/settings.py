@@ -175,8 +175,9 @@ class ServerSettings(BaseModel):
     # server itself paused reading): a phone on 2G sends ~5 KB/s, a trickle attack 1 B/s.
     min_body_bytes_per_second: int = Field(1024, ge=0, le=100 * 1024 * 1024)
     min_rate_window_seconds: float = Field(20, gt=0, le=3600)
-    # Uploads (multipart POSTs) one client address may have in progress at once.
-    max_uploads_per_client: int = Field(4, ge=1, le=1000)
+    # Uploads (multipart POSTs) one client address may have in progress at once. Not lower:
+    # customers behind one carrier-grade NAT address share it.
+    max_uploads_per_client: int = Field(8, ge=1, le=1000)
 
 
 class SecuritySettings(BaseModel):

@@ -42,10 +42,11 @@ class UploadSlots:
     before reading its body (``lib/web.prepare_request``). Counts are per process.
     """
 
-    def __init__(self, app: ASGIApp, max_per_client: int) -> None:
+    def __init__(self, app: ASGIApp, max_per_client: int, active: dict[str, int]) -> None:
         self.app = app
         self.max_per_client = max_per_client
-        self.active: dict[str, int] = {}
+        # Litestar builds one middleware instance per route: the counts are shared.
+        self.active = active
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (

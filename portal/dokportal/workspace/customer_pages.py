@@ -28,7 +28,7 @@ from dokportal.staff.pages import staff_page
 from dokportal.staff.services import StaffContext
 from dokportal.workspace import customers
 from dokportal.workspace.letters import LetterData, activation_letter
-from dokportal.workspace.receiving import receive_single_file
+from dokportal.workspace.receiving import SingleFileForm, receive_single_file
 
 AnyRequest = Request[Any, Any, Any]
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
@@ -216,33 +216,9 @@ class CustomerController(Controller):
         self, request: AnyRequest, staff: CurrentStaff, number: FromPath[str]
     ) -> Template | Redirect:
         """PDF upload streamed through the same pipeline as customer uploads."""
-        runtime = runtime_of(request)
-        settings = runtime.settings
-        lang = page_state(request).lang
         customer = await customers.customer_for_team(staff.team_id, number)
-        limit = settings.upload.max_file_bytes
-        words = file_size(limit, lang)
-
-        def new_ingest(filename: str) -> FileIngest:
-            return FileIngest(
-                store=runtime.store,
-                keyring=runtime.keyring,
-                tenant=settings.tenant.slug,
-                filename=filename,
-                max_bytes=limit,
-                max_words=words,
-                allowed=PDF_ONLY,
-            )
-
         try:
-            body = iter_body(request, limit + 1024 * 1024, words)
-            form = await receive_single_file(
-                parse_parts(body, request.headers.get("content-type")),
-                csrf_ok=lambda token: csrf_ok(request, token),
-                new_ingest=new_ingest,
-                file_field="file",
-                store=runtime.store,
-            )
+            form = await _receive_notice(request)
             assert form.file is not None
             notice = await delivery.record_staff_notice(
                 customer=customer,
@@ -250,7 +226,7 @@ class CustomerController(Controller):
                 message=form.fields.get("message", ""),
                 staff_id=staff.id,
                 ingested=form.file,
-                store=runtime.store,
+                store=runtime_of(request).store,
             )
         except PortalError as error:
             return await self._detail(request, staff, number, status=error.status_code, error=error)
@@ -259,3 +235,31 @@ class CustomerController(Controller):
             path=f"/staff/customers/{customer.customer_number}?sent={notice.delivery}",
             status_code=303,
         )
+
+
+async def _receive_notice(request: AnyRequest) -> SingleFileForm:
+    """The notice form through the one streaming form reader: PDF only, per-file limit."""
+    runtime = runtime_of(request)
+    settings = runtime.settings
+    limit = settings.upload.max_file_bytes
+    words = file_size(limit, page_state(request).lang)
+
+    def new_ingest(filename: str) -> FileIngest:
+        return FileIngest(
+            store=runtime.store,
+            keyring=runtime.keyring,
+            tenant=settings.tenant.slug,
+            filename=filename,
+            max_bytes=limit,
+            max_words=words,
+            allowed=PDF_ONLY,
+        )
+
+    body = iter_body(request, limit + 1024 * 1024, words)
+    return await receive_single_file(
+        parse_parts(body, request.headers.get("content-type")),
+        csrf_ok=lambda token: csrf_ok(request, token),
+        new_ingest=new_ingest,
+        file_field="file",
+        store=runtime.store,
+    )

@@ -176,7 +176,8 @@ def test_a_trickled_body_is_cut_off(server: Appliance) -> None:
 
 
 def test_concurrent_uploads_per_client_are_limited(server: Appliance, customer_cookie: str) -> None:
-    """Two uploads in progress from one address; the third gets 429 before its body."""
+    """Two uploads in progress from one address; a third, to any upload route, gets 429
+    before its body is read."""
     boundary = "limit-test"
     head = (
         f"POST /documents HTTP/1.1\r\nHost: x\r\nCookie: {customer_cookie}\r\n"
@@ -192,7 +193,10 @@ def test_concurrent_uploads_per_client_are_limited(server: Appliance, customer_c
             # "100 Continue" comes when the upload handler starts reading: it holds a slot.
             assert sock.recv(100).startswith(b"HTTP/1.1 100 Continue")
         with _connect(server) as third:
-            third.sendall(head.replace(b"Expect: 100-continue\r\n", b""))
+            other_route = head.replace(b"Expect: 100-continue\r\n", b"").replace(
+                b"POST /documents", b"POST /staff/customers/123D000001/notices"
+            )
+            third.sendall(other_route)
             answer = _answer(third)
         assert _status(answer) == 429
         assert b"several uploads" in answer
