@@ -181,6 +181,7 @@ def test_concurrent_uploads_per_client_are_limited(server: Appliance, customer_c
     boundary = "limit-test"
     head = (
         f"POST /documents HTTP/1.1\r\nHost: x\r\nCookie: {customer_cookie}\r\n"
+        "Accept-Language: en\r\n"
         f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
         "Content-Length: 1000000\r\nExpect: 100-continue\r\n\r\n"
     ).encode()
