@@ -9,6 +9,8 @@ beside a plain ``filename``. Each way must end in the same stored name, displaye
 from __future__ import annotations
 
 import html
+import io
+import zipfile
 from urllib.parse import quote, unquote
 
 import pytest
@@ -113,6 +115,9 @@ async def test_names_in_every_script_reach_receipt_caseworker_and_download(
             disposition = download.headers["content-disposition"]
             assert disposition.isascii()
             assert unquote(disposition.split("filename*=UTF-8''")[1]) == name
+        bundle = await client.get(f"/staff/submissions/{reference}/bundle.zip")
+        entries = zipfile.ZipFile(io.BytesIO(bundle.content)).namelist()
+        assert [entry.split("-", 1)[1] for entry in entries] == batch
     use(client, customer_cookies)
 
 

@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from urllib.parse import quote
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -156,3 +157,44 @@ def test_any_body_and_content_type_is_parts_or_bad_request(
     fuzzing.count("multipart.any_body")
     for content_type in (f"multipart/form-data; boundary={boundary}", boundary):
         _run(_split(body, cuts), content_type)  # raises anything but BadRequest → fails
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "multipart/form-data",  # no boundary
+        "multipart/form-data; boundary=",
+        "multipart/form-data; boundary=" + "b" * 201,  # longer than RFC 2046 allows
+        "multipart/form-data; boundary=Grenze-ä",  # not ASCII
+        "multipart/mixed; boundary=x",
+        "application/x-www-form-urlencoded",
+        "",
+    ],
+)
+def test_odd_content_types_are_bad_request(content_type: str) -> None:
+    assert isinstance(_run([b"--x\r\n"], content_type), BadRequest)
+
+
+def test_quoted_boundary_with_space_is_read() -> None:
+    body = _body("a b", [("_csrf", None, b"t")])
+    events = _run([body], 'multipart/form-data; boundary="a b"')
+    assert not isinstance(events, BadRequest)
+    assert _merged(events)[0] == ("start", ("_csrf", None))
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        # one part header of 100 KiB (the limit is 4 KiB per header)
+        b'Content-Disposition: form-data; name="files"; filename="' + b"a" * 100_000 + b'"',
+        # more part headers than allowed
+        b"\r\n".join([b'Content-Disposition: form-data; name="x"'] + [b"X-A: 1"] * 20),
+        # not form-data, or no name
+        b"Content-Disposition: attachment; filename=a.pdf",
+        b"Content-Disposition: form-data; filename=a.pdf",
+        b"Content-Disposition: form-data; name",
+    ],
+)
+def test_huge_or_odd_part_headers_are_bad_request(head: bytes) -> None:
+    body = b"--x\r\n" + head + b"\r\n\r\ndata\r\n--x--\r\n"
+    assert isinstance(_run([body], "multipart/form-data; boundary=x"), BadRequest)
