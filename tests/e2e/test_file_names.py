@@ -15,7 +15,7 @@ import pyotp
 import pytest
 from playwright.sync_api import Browser, FilePayload, expect
 
-from tests.e2e.conftest import PASSWORD, Portal, new_context
+from tests.e2e.conftest import PASSWORD, Portal, new_context, screenshot
 from tests.e2e.text import t
 from tests.support import documents
 
@@ -56,6 +56,7 @@ def test_caseworker_sees_names_in_every_script(browser: Browser, portal: Portal)
     expect(page.get_by_role("heading", level=1)).to_have_text(t("en", "Receipt"))
     receipt = page.locator("ol.files > li bdi")
     expect(receipt).to_have_text(NAMES)
+    screenshot(page, "names", "customer-receipt")
     reference = re.search(r"/documents/([A-Z]+-\d{4}-\d{6})", page.url)
     assert reference
     customer.close()
@@ -72,6 +73,7 @@ def test_caseworker_sees_names_in_every_script(browser: Browser, portal: Portal)
     expect(desk).to_have_url(re.compile(r"/staff$"))
     desk.goto(f"/staff/submissions/{reference.group(1)}")
     expect(desk.locator("ol.files > li bdi")).to_have_text(NAMES)
+    screenshot(desk, "names", "caseworker-submission")
     for position, name in enumerate(NAMES):
         response = desk.request.get(f"/staff/submissions/{reference.group(1)}/files/{position}")
         assert response.status == 200
