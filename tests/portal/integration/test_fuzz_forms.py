@@ -149,6 +149,16 @@ bodies = st.one_of(
     st.tuples(st.just("raw"), st.tuples(st.binary(max_size=400), st.text(max_size=80))),
 )
 csrf_values = st.one_of(st.just("valid"), st.none(), urltext)
+# Request headers the portal reads besides Content-Type; any latin-1 value an HTTP/1.1
+# client can put on the wire (no CR/LF).
+header_values = st.text(st.characters(max_codepoint=255, blacklist_characters="\r\n\x00"))
+extra_headers = st.dictionaries(
+    st.sampled_from(
+        [b"accept-language", b"user-agent", b"referer", b"origin", b"x-forwarded-for", b"range"]
+    ),
+    header_values.map(lambda text: text.encode("latin-1")),
+    max_size=3,
+)
 
 
 def _build(world: World, csrf: str | None, kind: str, payload: object) -> tuple[bytes, bytes]:
@@ -196,7 +206,13 @@ def test_the_fuzz_covers_every_post_route() -> None:
 
 @pytest.mark.parametrize("route", ROUTES)
 @settings(max_examples=fuzzing.scaled(15))
-@given(body=bodies, csrf=csrf_values, wild=st.none() | st.none() | urltext, anonymous=st.booleans())
+@given(
+    body=bodies,
+    csrf=csrf_values,
+    wild=st.none() | st.none() | urltext,
+    anonymous=st.booleans(),
+    extra=extra_headers,
+)
 async def test_post_route_never_answers_5xx(
     world: World,
     route: str,
@@ -204,6 +220,7 @@ async def test_post_route_never_answers_5xx(
     csrf: str | None,
     wild: str | None,
     anonymous: bool,
+    extra: dict[bytes, bytes],
 ) -> None:
     fuzzing.count(f"POST {route}")
     client = world.client
@@ -212,7 +229,7 @@ async def test_post_route_never_answers_5xx(
     for name, value in world.cookies[who].items():
         client.cookies.set(name, value)
     content, content_type = _build(world, csrf, *body)
-    headers = {b"content-type": content_type}
+    headers = {**extra, b"content-type": content_type}
     if route.startswith("/api/") and not anonymous:
         headers[b"authorization"] = f"Bearer {world.api_token}".encode()
     response = await client.post(_path(route, world, wild), content=content, headers=headers)
