@@ -53,7 +53,8 @@ FUZZ_FACTOR ?= 40
 .PHONY: fuzz
 fuzz: install ## Long fuzz run: FUZZ_FACTOR (40) × the test budget of every property and form fuzz test
 	HYPOTHESIS_PROFILE=fuzz FUZZ_FACTOR=$(FUZZ_FACTOR) $(BIN)/python -m pytest -q \
-		tests/portal/unit/test_multipart_properties.py tests/portal/integration/test_fuzz_forms.py
+		tests/portal/unit/test_multipart_properties.py tests/portal/integration/test_fuzz_forms.py \
+		tests/portal/integration/staff/test_api_schema.py
 
 .PHONY: cluster
 cluster: install control-plane ## Start the test control plane, SeaweedFS and the operator for manual use (Ctrl+C stops)
