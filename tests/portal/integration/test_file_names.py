@@ -163,3 +163,31 @@ async def test_caseworker_notice_with_cyrillic_name(
     assert download.status_code == 200
     disposition = download.headers["content-disposition"]
     assert unquote(disposition.split("filename*=UTF-8''")[1]) == "Bescheid_Зарплата.pdf"
+
+
+MESSAGE = (
+    "Guten Tag, anbei die Unterlagen für März. Добрий день! Здравствуйте. مرحبًا. "
+    "Merhaba, ekte maaş bordrom. سلام، فیش\u200cحقوقی پیوست است. 👍🏽"
+)
+
+
+async def test_a_message_in_every_script_reaches_receipt_and_caseworker(
+    client: PortalClient, customer: Person, settings: Settings
+) -> None:
+    token = await csrf_of(client, "/documents/new")
+    sent = await client.post(
+        "/documents",
+        data={"_csrf": token, "category": "payslip", "message": MESSAGE},
+        files=[("files", ("Зарплата.pdf", documents.pdf(), "application/pdf"))],
+    )
+    assert sent.status_code == 303, sent.text
+    path = sent.headers["location"].split("?")[0]
+    assert MESSAGE in html.unescape((await client.get(path)).text)
+    from dokportal.staff.services import ensure_team
+
+    await ensure_team("team-a")
+    await put_in_team(customer.number, "team-a")
+    member = await make_staff(settings, "clara", "caseworker", "team-a")
+    use(client, await staff_cookies(settings, member))
+    page = await client.get(f"/staff/submissions/{path.rsplit('/', 1)[-1]}")
+    assert MESSAGE in html.unescape(page.text)
