@@ -1,4 +1,4 @@
-"""Property tests of the part-header parser and the streaming multipart reader.
+"""Property tests of the part-header parser, the streaming multipart reader and downloads.
 
 Any header value parses without an exception; every name a browser or an RFC 5987 client
 can send comes back exactly; any body, cut into any chunks, gives the same parts or one
@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from dokportal.lib.downloads import ascii_fallback, content_disposition
 from dokportal.lib.errors import BadRequest
 from dokportal.lib.header_params import parse_params, part_filename
 from dokportal.lib.multipart import Event, PartData, PartEnd, PartStart, parse_parts
@@ -198,3 +199,22 @@ def test_quoted_boundary_with_space_is_read() -> None:
 def test_huge_or_odd_part_headers_are_bad_request(head: bytes) -> None:
     body = b"--x\r\n" + head + b"\r\n\r\ndata\r\n--x--\r\n"
     assert isinstance(_run([body], "multipart/form-data; boundary=x"), BadRequest)
+
+
+@settings(max_examples=fuzzing.scaled(300))
+@given(names)
+@example('Bescheid "Juli"; Kopie\\1.pdf')
+def test_download_header_carries_any_name_exactly(name: str) -> None:
+    """RFC 6266: an ASCII-only header whose ``filename*`` gives the exact name back."""
+    fuzzing.count("downloads.content_disposition")
+    header = content_disposition(name)
+    assert header.isascii() and "\r" not in header and "\n" not in header
+    fallback = header.split('filename="', 1)[1].split('"', 1)[0]
+    assert not set(fallback) & set('"\\;')
+    assert unquote(header.split("filename*=UTF-8''", 1)[1]) == name
+
+
+def test_ascii_fallback_keeps_what_it_can() -> None:
+    assert ascii_fallback("Lohnabrechnung März.pdf") == "Lohnabrechnung Marz.pdf"
+    assert ascii_fallback("Maaş bordrosu.pdf") == "Maas bordrosu.pdf"
+    assert ascii_fallback("Зарплата.pdf") == "________.pdf"
