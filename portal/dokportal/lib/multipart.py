@@ -61,7 +61,7 @@ class _Collector:
 
     def on_header_end(self) -> None:
         name = self.field_name.decode("latin-1").lower()
-        self.headers[name] = self.field_value.decode("utf-8", errors="replace")
+        self.headers[name] = _text(self.field_value)
         self.field_name.clear()
         self.field_value.clear()
 
@@ -86,6 +86,15 @@ class _Collector:
 
     def on_end(self) -> None:
         self.finished = True
+
+
+def _text(raw: bytearray) -> str:
+    """Part headers as browsers send them (UTF-8); bytes that are not UTF-8 come from an old
+    client in a Latin-1 locale (``M\\xe4rz.pdf``), which Latin-1 reads right."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
 
 
 def boundary_of(content_type: str | None) -> bytes:

@@ -218,3 +218,18 @@ def test_ascii_fallback_keeps_what_it_can() -> None:
     assert ascii_fallback("Lohnabrechnung März.pdf") == "Lohnabrechnung Marz.pdf"
     assert ascii_fallback("Maaş bordrosu.pdf") == "Maas bordrosu.pdf"
     assert ascii_fallback("Зарплата.pdf") == "________.pdf"
+
+
+@pytest.mark.parametrize(
+    ("raw", "name"),
+    [
+        ("Зарплата.pdf".encode(), "Зарплата.pdf"),  # UTF-8, as every browser sends it
+        (b"M\xe4rz.pdf", "März.pdf"),  # Latin-1 from an old client: not UTF-8, read as such
+    ],
+)
+def test_part_header_bytes_utf8_or_latin1(raw: bytes, name: str) -> None:
+    body = b'--x\r\nContent-Disposition: form-data; name="files"; filename="' + raw
+    body += b'"\r\n\r\ndata\r\n--x--\r\n'
+    events = _run([body], "multipart/form-data; boundary=x")
+    assert not isinstance(events, BadRequest)
+    assert _merged(events)[0] == ("start", ("files", name))
