@@ -70,3 +70,11 @@ def installed(control_plane: Cluster) -> Cluster:
     """CRD and the operator chart's ServiceAccount, ClusterRole and binding."""
     install(control_plane)
     return control_plane
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The fuzz and property tests' case counts (tests/support/fuzzing.py)."""
+    from tests.support import fuzzing
+
+    for line in fuzzing.summary():
+        terminalreporter.write_line(line)

@@ -32,6 +32,7 @@ from dokportal.crypto.keyring import Keyring
 from dokportal.documents.controllers import DocumentController
 from dokportal.info.controllers import InfoController
 from dokportal.keyring_guard import check_permissions
+from dokportal.lib.asgi import UploadSlots
 from dokportal.lib.error_pages import EXCEPTION_HANDLERS
 from dokportal.lib.headers import security_headers_middleware
 from dokportal.lib.outages import quiet_driver_tracebacks
@@ -154,7 +155,12 @@ def create_app(settings: Settings, *, keyring: Keyring | None = None) -> Litesta
             ),
         ],
         before_request=make_prepare_request(resume_session),
-        middleware=[DefineMiddleware(CookieWriter)],
+        middleware=[
+            DefineMiddleware(CookieWriter),
+            DefineMiddleware(
+                UploadSlots, max_per_client=settings.server.max_uploads_per_client, active={}
+            ),
+        ],
         template_config=templates,
         exception_handlers={
             **EXCEPTION_HANDLERS,

@@ -182,6 +182,7 @@ def _serve(settings: Settings, host: str, port: int, keyring: Keyring) -> None:
 
     from dokportal.app import create_app
     from dokportal.crypto import KeyringError
+    from dokportal.lib.http_protocol import guarded_protocol
 
     logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
     # The effective configuration once, secrets masked, so operators can see what runs.
@@ -200,6 +201,8 @@ def _serve(settings: Settings, host: str, port: int, keyring: Keyring) -> None:
         forwarded_allow_ips=settings.forwarded_allow_ips or None,
         server_header=False,
         timeout_keep_alive=5,
+        # Head size, idle and minimum-rate limits uvicorn's own protocol lacks (issue 12).
+        http=guarded_protocol(settings.server),
     )
 
 

@@ -164,6 +164,26 @@ class UploadSettings(BaseModel):
         return self.max_files * self.max_file_bytes + 1024 * 1024
 
 
+class ServerSettings(BaseModel):
+    """HTTP protocol limits, enforced by the server process itself (lib/http_protocol.py).
+
+    A reverse proxy usually has its own; these hold when there is none, or when it passes
+    slow or huge requests through. Times are in seconds, sizes in bytes."""
+
+    # The request line (method, target, version) and the whole head (line plus headers).
+    max_request_line_bytes: int = Field(8 * 1024, ge=256, le=1024 * 1024)
+    max_header_bytes: int = Field(32 * 1024, ge=1024, le=16 * 1024 * 1024)
+    # No byte of an unfinished request head or body for this long: 408, connection closed.
+    idle_timeout_seconds: float = Field(30, gt=0, le=3600)
+    # While a body is being sent, at least this many bytes in every window (unless the
+    # server itself paused reading): a phone on 2G sends ~5 KB/s, a trickle attack 1 B/s.
+    min_body_bytes_per_second: int = Field(1024, ge=0, le=100 * 1024 * 1024)
+    min_rate_window_seconds: float = Field(20, gt=0, le=3600)
+    # Uploads (multipart POSTs) one client address may have in progress at once. Not lower:
+    # customers behind one carrier-grade NAT address share it.
+    max_uploads_per_client: int = Field(8, ge=1, le=1000)
+
+
 class SecuritySettings(BaseModel):
     """Session lifetimes and guessing limits (ASVS V2/V3); see sessions/limits.py."""
 
@@ -354,6 +374,7 @@ class Settings(BaseSettings):
     tenant: TenantSettings = TenantSettings()
     storage: StorageSettings = StorageSettings()
     upload: UploadSettings = UploadSettings()
+    server: ServerSettings = ServerSettings()
     security: SecuritySettings = SecuritySettings()
     staff: StaffSettings = StaffSettings()
     oidc: OidcSettings = OidcSettings()

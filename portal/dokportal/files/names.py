@@ -1,5 +1,16 @@
 """User-supplied file names are display metadata only: made harmless, never used as paths.
 
+What we keep: every script, combining marks, emoji (including ZWJ sequences) and the
+zero-width (non-)joiner that Persian spelling needs. What we drop: directories, control
+characters (C0, C1, DEL), line and paragraph separators, and invisible format characters —
+above all the bidi controls (U+202A to U+202E, U+2066 to U+2069, LRM/RLM/ALM), with which
+U+202E followed by ``gnp.exe`` would be shown as ``exe.png``.
+
+Names are normalised to NFC: macOS and iOS send decomposed names (NFD), Windows and Android
+composed ones. Both look the same, but only one form lets the same name compare, sort,
+search and count (the 255-character column) the same way wherever it came from; NFC is the
+form the web and the ZIP/xdomea exports expect.
+
 The extension of a stored name always follows the type the content was proven to be
 (:mod:`dokportal.files.sniffing`): ``Lohnabrechnung.hta`` carrying JPEG bytes is stored and
 handed out as ``Lohnabrechnung.hta.jpg``, so no caseworker's desktop opens it with the
@@ -11,7 +22,19 @@ from __future__ import annotations
 import unicodedata
 from pathlib import PurePath
 
-MAX_NAME = 200
+MAX_NAME = 255
+"""Characters, as the ``display_name`` column holds: every name a file system allows fits."""
+
+_KEPT_FORMAT = frozenset({"\u200c", "\u200d"})  # ZWNJ (Persian), ZWJ (emoji sequences)
+_DROPPED = frozenset({"Cc", "Cs", "Co", "Zl", "Zp"})
+
+
+def _shown(char: str) -> bool:
+    category = unicodedata.category(char)
+    if category == "Cf":
+        return char in _KEPT_FORMAT
+    return category not in _DROPPED
+
 
 # The extension appended when a name does not already carry one that fits its content.
 CANONICAL_EXTENSION = {"application/pdf": ".pdf", "image/jpeg": ".jpg", "image/png": ".png"}
@@ -23,10 +46,10 @@ FITTING_EXTENSIONS = {
 
 
 def display_name(raw: str, fallback: str = "document") -> str:
-    """Strip directories and control characters, normalise, and keep it short."""
+    """Strip directories and invisible characters, normalise, and keep it within the column."""
     name = raw.replace("\\", "/").rsplit("/", 1)[-1]
-    name = unicodedata.normalize("NFC", name)
-    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip(" .")
+    name = unicodedata.normalize("NFC", "".join(ch for ch in name if _shown(ch)))
+    name = name.strip(" .")
     if not name:
         return fallback
     return _shorten(name)

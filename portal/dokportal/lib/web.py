@@ -20,8 +20,14 @@ from dokportal.i18n.catalogs import translations
 from dokportal.i18n.negotiation import COOKIE as LANG_COOKIE
 from dokportal.i18n.negotiation import NATIVE_NAMES, direction, negotiate
 from dokportal.lib import csrf
-from dokportal.lib.asgi import ResponseHeadersMiddleware
-from dokportal.lib.errors import Forbidden, NotFound, PortalError, UnsupportedType
+from dokportal.lib.asgi import UPLOAD_REFUSED, ResponseHeadersMiddleware
+from dokportal.lib.errors import (
+    Forbidden,
+    NotFound,
+    PortalError,
+    TooManyAttempts,
+    UnsupportedType,
+)
 from dokportal.lib.runtime import runtime_of
 from dokportal.settings import SecuritySettings
 
@@ -154,6 +160,10 @@ async def prepare_request(request: AnyRequest, resume_session: SessionResolver) 
         lang=lang, csrf_cookie=csrf_cookie, session=session, cookies=cookies
     )
 
+    if request.scope.get(UPLOAD_REFUSED) and request.route_handler.opt.get(STREAM_CSRF):
+        raise TooManyAttempts(
+            "You are already sending several uploads. Please wait until they are finished."
+        )
     if request.method in UNSAFE_METHODS and not request.route_handler.opt.get(STREAM_CSRF):
         content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
         if content_type != "application/x-www-form-urlencoded":

@@ -20,6 +20,13 @@ from tests.support import documents
         ("", "document"),
         ("...", "document"),
         ("كشف حساب.pdf", "كشف حساب.pdf"),
+        ("فیش\u200cحقوقی.pdf", "فیش\u200cحقوقی.pdf"),  # ZWNJ is part of Persian spelling
+        (
+            "Familie \U0001f468\u200d\U0001f469\u200d\U0001f467.pdf",
+            "Familie \U0001f468\u200d\U0001f469\u200d\U0001f467.pdf",
+        ),
+        ("Re\u0301sume\u0301.pdf", "R\u00e9sum\u00e9.pdf"),  # NFD from macOS becomes NFC
+        ("A\u2028B\u200eC\u2067D\u061c.pdf", "ABCD.pdf"),
     ],
 )
 def test_display_name(raw: str, expected: str) -> None:
@@ -28,7 +35,7 @@ def test_display_name(raw: str, expected: str) -> None:
 
 def test_long_names_keep_their_extension() -> None:
     name = display_name("x" * 500 + ".pdf")
-    assert len(name) == 200 and name.endswith(".pdf")
+    assert len(name) == 255 and name.endswith(".pdf")
 
 
 def test_sniff_real_documents() -> None:
