@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dokportal.files.names import display_name, with_type_extension
+from dokportal.files.names import MAX_NAME, display_name, with_type_extension
 from dokportal.files.sniffing import extension_contradicts, sniff
 from tests.support import documents
 
@@ -67,4 +67,4 @@ def test_extension_contradiction() -> None:
 )
 def test_the_extension_follows_the_content(name: str, content_type: str, expected: str) -> None:
     result = with_type_extension(name, content_type)
-    assert result == expected and len(result) <= 200
+    assert result == expected and len(result) <= MAX_NAME
