@@ -29,6 +29,9 @@ class WorkloadFacts:
     bucket: str | None
     primary_key_id: str
     rewrap: bool
+    # A digest of the credentials copied into the tenant namespace: in the pod template, so
+    # new credentials roll the pods (they read them at start).
+    credentials_checksum: str = ""
 
 
 def labels(spec: PortalSpec, part: str) -> dict[str, str]:
@@ -239,6 +242,8 @@ def chart_values(spec: PortalSpec, facts: WorkloadFacts) -> dict[str, Any]:
         # The operator makes the ServiceAccount itself (before any Job needs it).
         "serviceAccount": {"create": False, "name": c.SERVICE_ACCOUNT},
     }
+    if facts.credentials_checksum:
+        values["podAnnotations"] = {c.CREDENTIALS_CHECKSUM_ANNOTATION: facts.credentials_checksum}
     if spec.resources:
         values["resources"] = dict(spec.resources)
     if spec.s3 is not None:

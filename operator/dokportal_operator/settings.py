@@ -38,6 +38,21 @@ class OperatorSettings(BaseSettings):
     # Liveness endpoint for the Deployment's probe; empty disables it.
     liveness: str = "http://0.0.0.0:8080/healthz"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Namespaces besides `namespace` whose Secrets a Portal may name (comma-separated). Empty:
+    # only the operator's own — a Portal must not copy, say, kube-system's Secrets out.
+    secret_namespaces: str = ""
+    # The validating webhook (kopf serves it; 0: no webhook, the loop's checks only).
+    webhook_port: int = Field(9443, ge=0, le=65535)
+    webhook_addr: str = "0.0.0.0"  # noqa: S104 - in a pod the API server calls the pod's address
+    # The chart's ValidatingWebhookConfiguration and the Service in front of the operator.
+    webhook_config: str = "dokportal-operator"
+    webhook_service: str = "dokportal-operator"
+    # Outside a cluster (the tests, `make cluster`): the URL the API server calls instead.
+    webhook_url: str = ""
+
+    def secret_namespace_allowed(self, namespace: str) -> bool:
+        allowed = {item.strip() for item in self.secret_namespaces.split(",") if item.strip()}
+        return namespace == self.namespace or namespace in allowed
 
 
 @functools.cache

@@ -70,6 +70,11 @@ class PortalSpec:
     max_files: int
     categories: tuple[str, ...]
     rotate_request: str | None
+    # A Secret (key keyring.json) whose keyring is put back when portal-keyring is missing.
+    restore_from: SecretRef | None = None
+    # Annotations by which a person accepts a loss the operator will not accept by itself.
+    accept_bucket_loss: str = ""
+    regenerate_session: str = ""
 
     @property
     def namespace(self) -> str:
@@ -114,6 +119,7 @@ def parse(body: Mapping[str, Any], operator_namespace: str) -> PortalSpec:
     raw_sqlite = database.get("sqlite")
     raw_pg = database.get("postgresql")
     annotations = meta.get("annotations") or {}
+    restore = (spec.get("encryption") or {}).get("restoreFrom")
     return PortalSpec(
         name=meta["name"],
         uid=meta["uid"],
@@ -165,4 +171,7 @@ def parse(body: Mapping[str, Any], operator_namespace: str) -> PortalSpec:
             app.get("categories") or ("payslip", "bank_statement", "rent", "incapacity", "other")
         ),
         rotate_request=annotations.get(c.ROTATE_ANNOTATION),
+        restore_from=_ref(restore, operator_namespace, c.KEYRING_KEY) if restore else None,
+        accept_bucket_loss=str(annotations.get(c.ACCEPT_BUCKET_LOSS_ANNOTATION) or ""),
+        regenerate_session=str(annotations.get(c.REGENERATE_SESSION_ANNOTATION) or ""),
     )

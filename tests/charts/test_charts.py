@@ -94,12 +94,16 @@ def test_operator_chart_applies(api: Api, namespace: str, control_plane: Cluster
             "ClusterRole",
             "ClusterRoleBinding",
             "Deployment",
+            "Service",
+            "ValidatingWebhookConfiguration",
+            "Role",
+            "RoleBinding",
         ]
     )
     deployment = next(obj for obj in objects if obj["kind"] == "Deployment")
     assert deployment["spec"]["strategy"] == {"type": "Recreate"}
     for obj in objects:
-        if obj["kind"] in {"ServiceAccount", "Deployment"}:
+        if obj["kind"] in {"ServiceAccount", "Deployment", "Service", "Role", "RoleBinding"}:
             obj["metadata"]["namespace"] = namespace
         api.apply(obj, dry_run=True)
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from typing import Any
 
 import kopf
 
 from dokportal_operator import constants as c
+from dokportal_operator import webhook
 from dokportal_operator.context import Context
+from dokportal_operator.handlers import secrets
 from dokportal_operator.kube import Kube
 from dokportal_operator.settings import get_settings
 
@@ -51,10 +55,30 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.networking.request_timeout = 60
     # Let a reconcile pass that is under way finish before a daemon is cancelled.
     settings.background.cancellation_polling = 1
-    memo["ctx"] = Context(Kube.from_environment(), own)
+    ctx = Context(Kube.from_environment(), own)
+    memo["ctx"] = ctx
+    memo["watchers"] = [
+        asyncio.create_task(secrets.watch_credentials(ctx, logging.getLogger(__name__)))
+    ]
+    if own.webhook_port:
+        # kopf's own self-signed certificates need oscrypto (broken on OpenSSL 3): ours.
+        bundle = await webhook.certificate(ctx.kube, own)
+        cert, key = webhook.files(bundle)
+        memo["webhook"] = bundle
+        settings.admission.server = kopf.WebhookServer(
+            addr=own.webhook_addr,
+            port=own.webhook_port,
+            certfile=str(cert),
+            pkeyfile=str(key),
+            cadata=bundle.ca,
+        )
 
 
 async def cleanup(memo: kopf.Memo, **_: Any) -> None:
+    for task in memo.get("watchers") or []:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
     ctx = memo.get("ctx")
     if isinstance(ctx, Context):
         await ctx.kube.close()

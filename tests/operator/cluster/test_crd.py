@@ -119,6 +119,14 @@ INVALID: dict[str, tuple[Obj, str]] = {
         portal(storage={"s3": {"endpoint": "s3.example.org", "credentialsSecret": {"name": "s"}}}),
         "spec.storage.s3.endpoint",
     ),
+    "resource quantity that is not one": (
+        portal(app={"resources": {"requests": {"cpu": "lots", "memory": "256Mi"}}}),
+        "app.resources.requests values must be quantities such as 250m, 1 or 512Mi",
+    ),
+    "resource limit that is not one": (
+        portal(app={"resources": {"limits": {"memory": "2 GB"}}}),
+        "app.resources.limits values must be quantities",
+    ),
     "unknown field": (
         portal(replicas=2),
         ".spec.replicas: field not declared in schema",
@@ -193,6 +201,19 @@ def test_immutable_fields(api: Api, existing: Obj, change: Obj, message: str) ->
     with pytest.raises(ApiFailure) as failure:
         api.apply(body, dry_run=True)
     assert message in failure.value.message
+
+
+def test_database_kind_is_fixed_with_a_way_to_migrate(api: Api, existing: Obj) -> None:
+    """SQLite → PostgreSQL would start the portal on an empty, never-migrated database."""
+    switch = {
+        "spec": {"database": {"sqlite": None, "postgresql": {"connectionSecret": {"name": "db"}}}}
+    }
+    with pytest.raises(ApiFailure) as failure:
+        api.patch("Portal", "crd-updates", switch)
+    assert "the database kind cannot be changed after creation" in failure.value.message
+    assert "To migrate:" in failure.value.message
+    stored = api.get("Portal", "crd-updates")
+    assert stored is not None and "sqlite" in stored["spec"]["database"]
 
 
 def test_volume_may_grow_and_bucket_is_fixed(api: Api, existing: Obj) -> None:

@@ -186,6 +186,54 @@ def test_drift_is_repaired(api: Api, portal: Obj, operator: OperatorProcess) -> 
     wait_for("two ready pods again", lambda: len(_ready_pods(api)) == 2)
 
 
+def test_added_env_var_sidecar_and_volume_are_taken_back(
+    api: Api, portal: Obj, operator: OperatorProcess
+) -> None:
+    """Server-side apply alone leaves what another field manager added; the operator removes
+    it (an extra env var could redirect the portal, a sidecar could read its keys)."""
+    before = api.get("Deployment", "portal", NS)
+    assert before is not None
+    wanted = before["spec"]["template"]["spec"]
+    api.apply(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "portal", "namespace": NS},
+            "spec": {
+                "template": {
+                    "spec": {
+                        "containers": [
+                            {"name": "portal", "env": [{"name": "EXTRA", "value": "1"}]},
+                            {"name": "sidecar", "image": "busybox:1.36"},
+                        ],
+                        "volumes": [{"name": "loot", "emptyDir": {}}],
+                    }
+                }
+            },
+        },
+        manager="intruder",
+    )
+    intruded = api.get("Deployment", "portal", NS)
+    assert intruded is not None
+    assert [c["name"] for c in intruded["spec"]["template"]["spec"]["containers"]] == [
+        "portal",
+        "sidecar",
+    ]
+
+    def restored() -> bool:
+        current = (api.get("Deployment", "portal", NS) or {})["spec"]["template"]["spec"]
+        return (
+            [c["name"] for c in current["containers"]] == ["portal"]
+            and [e["name"] for e in current["containers"][0].get("env", [])]
+            == [e["name"] for e in wanted["containers"][0].get("env", [])]
+            and [v["name"] for v in current.get("volumes", [])]
+            == [v["name"] for v in wanted.get("volumes", [])]
+        )
+
+    wait_for("the env var, the sidecar and the volume to be taken back", restored, timeout=30)
+    wait_condition(api, operator, NAME, "Ready")
+
+
 def test_language_change_renders_config_and_rolls_pods(
     api: Api, portal: Obj, operator: OperatorProcess
 ) -> None:

@@ -114,3 +114,46 @@ def test_fingerprint_ignores_key_order() -> None:
     assert render.fingerprint({"a": 1, "b": {"c": 2}}) == render.fingerprint(
         {"b": {"c": 2}, "a": 1}
     )
+
+
+def test_foreign_additions_to_the_pod_template_are_found() -> None:
+    from dokportal_operator.resources.workload import foreign_additions
+
+    desired = {
+        "spec": {
+            "template": {
+                "spec": {
+                    "containers": [{"name": "portal", "env": [{"name": "A"}], "volumeMounts": []}],
+                    "volumes": [{"name": "tmp"}],
+                }
+            }
+        }
+    }
+    live = {
+        "spec": {
+            "template": {
+                "spec": {
+                    "securityContext": {"runAsUser": 0},
+                    "containers": [
+                        {
+                            "name": "portal",
+                            "env": [{"name": "A"}, {"name": "EXTRA"}],
+                            "securityContext": {"privileged": True},
+                        },
+                        {"name": "sidecar"},
+                    ],
+                    "volumes": [{"name": "tmp"}, {"name": "loot"}],
+                }
+            }
+        }
+    }
+    paths = [op["path"] for op in foreign_additions(live, desired)]
+    base = "/spec/template/spec"
+    assert paths == [
+        f"{base}/securityContext/runAsUser",
+        f"{base}/containers/0/env/1",
+        f"{base}/containers/0/securityContext/privileged",
+        f"{base}/containers/1",
+        f"{base}/volumes/1",
+    ]
+    assert foreign_additions(desired, desired) == []
