@@ -65,6 +65,7 @@ DATABASE_SECRET: Final = "portal-database"
 DATABASE_KEY: Final = "url"
 DATA_CLAIM: Final = "portal-data"
 QUOTA: Final = "portal-quota"
+LIMIT_RANGE: Final = "portal-limits"
 DEFAULT_DENY: Final = "default-deny"
 
 # Keys of the credential Secrets a Portal refers to.

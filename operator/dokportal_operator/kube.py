@@ -29,6 +29,7 @@ KINDS: Mapping[str, tuple[str, str, str, bool]] = {
     "Namespace": ("", "v1", "namespaces", False),
     "PersistentVolume": ("", "v1", "persistentvolumes", False),
     "ResourceQuota": ("", "v1", "resourcequotas", True),
+    "LimitRange": ("", "v1", "limitranges", True),
     "ServiceAccount": ("", "v1", "serviceaccounts", True),
     "Secret": ("", "v1", "secrets", True),
     "ConfigMap": ("", "v1", "configmaps", True),

@@ -163,6 +163,15 @@ def validate(spec: PortalSpec) -> list[tuple[str, str]]:
                 "(e.g. Europe/Berlin)",
             )
         )
+    if not spec.has_tls and not spec.allow_plain_http:
+        problems.append(
+            (
+                "TLSMissing",
+                f"https://{spec.hostname} needs a certificate: set ingress.tlsSecretName (a TLS "
+                "Secret in the portal's namespace) or ingress.clusterIssuer (cert-manager); "
+                "only for a test system, set ingress.allowPlainHTTP: true",
+            )
+        )
     return problems
 
 

@@ -53,6 +53,7 @@ class PortalSpec:
     tls_secret: str | None
     cluster_issuer: str | None
     ingress_controller_namespace: str
+    allow_plain_http: bool
     languages: tuple[str, ...]
     default_language: str
     deletion_policy: Literal["Retain", "Delete"]
@@ -81,8 +82,13 @@ class PortalSpec:
         return f"{c.NAMESPACE_PREFIX}{self.name}"
 
     @property
+    def has_tls(self) -> bool:
+        return bool(self.tls_secret or self.cluster_issuer)
+
+    @property
     def url(self) -> str:
-        return f"https://{self.hostname}"
+        plain = self.allow_plain_http and not self.has_tls
+        return f"{'http' if plain else 'https'}://{self.hostname}"
 
     @property
     def needs_claim(self) -> bool:
@@ -138,6 +144,7 @@ def parse(body: Mapping[str, Any], operator_namespace: str) -> PortalSpec:
         tls_secret=ingress.get("tlsSecretName"),
         cluster_issuer=ingress.get("clusterIssuer"),
         ingress_controller_namespace=ingress.get("controllerNamespace", "ingress-nginx"),
+        allow_plain_http=bool(ingress.get("allowPlainHTTP", False)),
         languages=tuple(languages.get("enabled") or ("de", "en", "uk", "ar", "tr", "ru", "fa")),
         default_language=languages.get("default", "de"),
         deletion_policy="Delete" if storage.get("deletionPolicy") == "Delete" else "Retain",

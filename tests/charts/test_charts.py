@@ -92,6 +92,8 @@ def test_operator_chart_applies(api: Api, namespace: str, control_plane: Cluster
             "CustomResourceDefinition",
             "ServiceAccount",
             "ClusterRole",
+            "ClusterRole",
+            "ClusterRole",
             "ClusterRoleBinding",
             "Deployment",
             "Service",
@@ -110,7 +112,11 @@ def test_operator_chart_applies(api: Api, namespace: str, control_plane: Cluster
 
 def test_operator_rbac_is_least_privilege(control_plane: Cluster) -> None:
     objects = _template(control_plane, "dokportal-operator", str(OPERATOR_CHART))
-    role = next(obj for obj in objects if obj["kind"] == "ClusterRole")
+    role = next(
+        obj
+        for obj in objects
+        if obj["kind"] == "ClusterRole" and obj["metadata"]["name"] == "dokportal-operator"
+    )
     granted = {
         (group, resource): set(rule["verbs"])
         for rule in role["rules"]

@@ -30,6 +30,7 @@ KINDS: dict[str, tuple[str, str, bool]] = {
     "ServiceAccount": ("api/v1", "serviceaccounts", True),
     "Pod": ("api/v1", "pods", True),
     "ResourceQuota": ("api/v1", "resourcequotas", True),
+    "LimitRange": ("api/v1", "limitranges", True),
     "PersistentVolumeClaim": ("api/v1", "persistentvolumeclaims", True),
     "Event": ("api/v1", "events", True),
     "Deployment": ("apis/apps/v1", "deployments", True),

@@ -20,6 +20,8 @@ def s3_portal(name: str, seaweed: SeaweedS3, **spec: Any) -> Obj:
         "spec": {
             "tenant": {"displayName": f"Jobcenter Bergstraße, {name.title()}"},
             "hostname": f"{name}.dokportal.example.org",
+            # TLS by cert-manager (not installed here: the Ingress only carries the annotation).
+            "ingress": {"clusterIssuer": "letsencrypt"},
             "storage": {
                 "s3": {
                     "endpoint": seaweed.endpoint_url,

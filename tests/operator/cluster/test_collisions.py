@@ -114,15 +114,48 @@ def test_shared_hostname_or_slug_later_portal_stalls(
         _remove(api, later)
 
 
-def test_invalid_time_zone_is_stalled(
+@pytest.mark.parametrize(
+    ("spec", "reason", "text"),
+    [
+        (
+            {"tenant": {"displayName": "Birkenau", "timezone": "Europe/Birkenau"}},
+            "InvalidSpec",
+            "Europe/Birkenau",
+        ),
+        ({"ingress": {"className": "nginx"}}, "TLSMissing", "ingress.allowPlainHTTP"),
+    ],
+    ids=["time zone", "no TLS"],
+)
+def test_what_the_crd_cannot_check_is_stalled(
+    api: Api,
+    operator: OperatorProcess,
+    credentials: SeaweedS3,
+    spec: dict[str, object],
+    reason: str,
+    text: str,
+) -> None:
+    name = "birkenau"
+    try:
+        api.apply(s3_portal(name, credentials, app={"replicas": 1}, **spec))
+        stalled = wait_condition(api, operator, name, "Stalled", "True", reason)
+        assert text in condition(stalled, "Stalled")["message"]
+        assert api.get("Namespace", f"portal-{name}") is None
+        assert [e for e in events(api, name) if e["reason"] == reason]
+    finally:
+        _remove(api, name)
+
+
+def test_plain_http_only_when_asked_for(
     api: Api, operator: OperatorProcess, credentials: SeaweedS3
 ) -> None:
     name = "birkenau"
-    spec = {"tenant": {"displayName": "Birkenau", "timezone": "Europe/Birkenau"}}
     try:
-        api.apply(s3_portal(name, credentials, app={"replicas": 1}, **spec))
-        stalled = wait_condition(api, operator, name, "Stalled", "True", "InvalidSpec")
-        assert "Europe/Birkenau" in condition(stalled, "Stalled")["message"]
-        assert api.get("Namespace", f"portal-{name}") is None
+        body = s3_portal(name, credentials, app={"replicas": 1}, ingress={"allowPlainHTTP": True})
+        body["spec"]["storage"]["deletionPolicy"] = "Delete"  # leaves nothing behind
+        api.apply(body)
+        ready = wait_condition(api, operator, name, "Ready", timeout=90)
+        assert ready["status"]["url"] == f"http://{name}.dokportal.example.org"
+        ingress = api.get("Ingress", "portal", f"portal-{name}")
+        assert ingress is not None and not ingress["spec"].get("tls")
     finally:
         _remove(api, name)

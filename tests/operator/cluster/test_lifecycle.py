@@ -34,6 +34,7 @@ NS = f"portal-{NAME}"
 CHILD_KINDS = (
     "Namespace",
     "ResourceQuota",
+    "LimitRange",
     "NetworkPolicy",
     "ServiceAccount",
     "Secret",
@@ -101,6 +102,13 @@ def test_create_builds_an_isolated_instance(
     assert namespace["metadata"]["ownerReferences"][0]["kind"] == "Portal"
     quota = api.get("ResourceQuota", "portal-quota", NS)
     assert quota is not None and quota["spec"]["hard"]["services.loadbalancers"] == "0"
+    # CPU and memory for the pods a rollout needs (2 replicas: 8 pods of 1 CPU / 512Mi).
+    hard = quota["spec"]["hard"]
+    assert (hard["limits.cpu"], hard["limits.memory"]) == ("8", "4Gi")
+    assert (hard["requests.cpu"], hard["requests.memory"]) == ("800m", "2Gi")
+    limits = api.get("LimitRange", "portal-limits", NS)
+    assert limits is not None
+    assert limits["spec"]["limits"][0]["default"] == {"cpu": "1", "memory": "512Mi"}
     deny = api.get("NetworkPolicy", "default-deny", NS)
     assert deny is not None and deny["spec"] == {
         "podSelector": {},

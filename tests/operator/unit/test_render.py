@@ -157,3 +157,15 @@ def test_foreign_additions_to_the_pod_template_are_found() -> None:
         f"{base}/volumes/1",
     ]
     assert foreign_additions(desired, desired) == []
+
+
+def test_quota_covers_the_pods_of_the_spec_size() -> None:
+    quota = render.namespace_objects(spec())[1]
+    hard = quota["spec"]["hard"]
+    assert hard["pods"] == "8"
+    assert (hard["limits.cpu"], hard["limits.memory"]) == ("8", "4Gi")
+    sized = spec(spec__app__resources={"requests": {"cpu": "250m"}, "limits": {"memory": "1.5Gi"}})
+    hard = render.namespace_objects(sized)[1]["spec"]["hard"]
+    assert (hard["requests.cpu"], hard["limits.memory"]) == ("2", "12Gi")
+    kinds = [obj["kind"] for obj in render.namespace_objects(spec())]
+    assert kinds == ["Namespace", "ResourceQuota", "LimitRange", "NetworkPolicy", "ServiceAccount"]

@@ -1,0 +1,62 @@
+"""Portals in the built-in roles: `view` may read them (the operator chart aggregates a role
+into it), `edit` may change them; neither is granted more."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.cluster import Cluster
+from tests.support.kubeapi import Api, wait_for
+
+pytestmark = pytest.mark.cluster
+
+BINDINGS = {"county-viewer": "view", "county-editor": "edit"}
+
+
+def _can(cluster: Cluster, user: str, verb: str, resource: str, *scope: str) -> bool:
+    answer = cluster.kubectl("auth", "can-i", verb, resource, "--as", user, *scope, check=False)
+    return answer.strip() == "yes"
+
+
+@pytest.fixture(scope="module")
+def people(api: Api, installed: Cluster) -> Iterator[Cluster]:
+    for user, role in BINDINGS.items():
+        api.apply(
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "ClusterRoleBinding",
+                "metadata": {"name": f"test-{user}"},
+                "roleRef": {
+                    "apiGroup": "rbac.authorization.k8s.io",
+                    "kind": "ClusterRole",
+                    "name": role,
+                },
+                "subjects": [
+                    {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}
+                ],
+            }
+        )
+    yield installed
+    for user in BINDINGS:
+        api.delete("ClusterRoleBinding", f"test-{user}")
+
+
+def test_view_reads_portals_and_edit_changes_them(people: Cluster) -> None:
+    # The controller-manager aggregates the chart's roles into view/edit: look until it has.
+    wait_for(
+        "view to include Portals",
+        lambda: _can(people, "county-viewer", "list", "portals.dokportal.dev"),
+    )
+    assert _can(people, "county-viewer", "get", "portals.dokportal.dev", "--subresource=status")
+    assert not _can(people, "county-viewer", "delete", "portals.dokportal.dev")
+    assert not _can(people, "county-viewer", "patch", "portals.dokportal.dev")
+    wait_for(
+        "edit to include Portals",
+        lambda: _can(people, "county-editor", "create", "portals.dokportal.dev"),
+    )
+    assert _can(people, "county-editor", "delete", "portals.dokportal.dev")
+    assert not _can(
+        people, "county-editor", "patch", "portals.dokportal.dev", "--subresource=status"
+    )
