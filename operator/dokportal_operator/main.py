@@ -8,6 +8,8 @@ from dokportal_operator import constants as c
 from dokportal_operator import webhook
 from dokportal_operator.handlers import admit, delete, drift, keep, startup
 
+# Registered first: a standby replica waits here for the Lease before anything else runs.
+kopf.on.startup()(startup.lead)
 kopf.on.startup()(startup.configure)
 kopf.on.cleanup()(startup.cleanup)
 

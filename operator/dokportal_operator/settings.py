@@ -49,6 +49,9 @@ class OperatorSettings(BaseSettings):
     webhook_service: str = "dokportal-operator"
     # Outside a cluster (the tests, `make cluster`): the URL the API server calls instead.
     webhook_url: str = ""
+    # Two replicas, one leader (a Lease in `namespace`); the other stands by.
+    leader_election: bool = True
+    lease_seconds: int = Field(15, ge=3, le=300)
 
     def secret_namespace_allowed(self, namespace: str) -> bool:
         allowed = {item.strip() for item in self.secret_namespaces.split(",") if item.strip()}

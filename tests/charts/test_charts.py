@@ -103,7 +103,8 @@ def test_operator_chart_applies(api: Api, namespace: str, control_plane: Cluster
         ]
     )
     deployment = next(obj for obj in objects if obj["kind"] == "Deployment")
-    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    assert deployment["spec"]["replicas"] == 2
+    assert deployment["spec"]["strategy"]["type"] == "RollingUpdate"
     for obj in objects:
         if obj["kind"] in {"ServiceAccount", "Deployment", "Service", "Role", "RoleBinding"}:
             obj["metadata"]["namespace"] = namespace

@@ -98,6 +98,8 @@ class OperatorProcess:
             "DOKPORTAL_OPERATOR_WEBHOOK_PORT": str(self.webhook_port),
             "DOKPORTAL_OPERATOR_WEBHOOK_ADDR": "127.0.0.1",
             "DOKPORTAL_OPERATOR_WEBHOOK_URL": f"https://127.0.0.1:{self.webhook_port}",
+            # A killed leader's Lease runs out after this long (a restart waits for it).
+            "DOKPORTAL_OPERATOR_LEASE_SECONDS": "10",
             "HELM_CACHE_HOME": str(helm_home / "cache"),
             "HELM_CONFIG_HOME": str(helm_home / "config"),
             "HELM_DATA_HOME": str(helm_home / "data"),

@@ -10,7 +10,7 @@ from typing import Any
 import kopf
 
 from dokportal_operator import constants as c
-from dokportal_operator import webhook
+from dokportal_operator import leader, webhook
 from dokportal_operator.context import Context
 from dokportal_operator.handlers import secrets
 from dokportal_operator.kube import Kube
@@ -32,6 +32,18 @@ class NoDiffBase(kopf.DiffBaseStorage):
         return None
 
 
+async def lead(memo: kopf.Memo, **_: Any) -> None:
+    """First of all: take the Lease (this process found it free or its own before kopf started;
+    a standby runs standby.py instead), then keep renewing it."""
+    own = get_settings()
+    if not own.leader_election:
+        return
+    elector = leader.Elector(own.namespace, seconds=own.lease_seconds)
+    await elector.acquire()
+    memo["elector"] = elector
+    memo["leading"] = asyncio.create_task(elector.keep())
+
+
 async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     own = get_settings()
     logging.getLogger().setLevel(own.log_level)
@@ -43,7 +55,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.persistence.diffbase_storage = NoDiffBase()
     # Our CRD is installed by the chart: no need to watch CRDs (and no right to list them).
     settings.scanning.disabled = True
-    # One replica (the Deployment uses Recreate): no peering objects needed.
+    # Two replicas elect a leader over a Lease (leader.py); kopf's peering is not used.
     settings.peering.standalone = True
     # Events on the Portal only for what an administrator should see.
     settings.posting.level = logging.WARNING
@@ -75,10 +87,15 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
 
 
 async def cleanup(memo: kopf.Memo, **_: Any) -> None:
-    for task in memo.get("watchers") or []:
+    for task in [*(memo.get("watchers") or []), memo.get("leading")]:
+        if task is None:
+            continue
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
     ctx = memo.get("ctx")
     if isinstance(ctx, Context):
         await ctx.kube.close()
+    elector = memo.get("elector")
+    if isinstance(elector, leader.Elector):
+        await elector.release()
