@@ -41,6 +41,7 @@ KINDS: Mapping[str, tuple[str, str, str, bool]] = {
     "Ingress": ("networking.k8s.io", "v1", "ingresses", True),
     "PodDisruptionBudget": ("policy", "v1", "poddisruptionbudgets", True),
     "Event": ("", "v1", "events", True),
+    "Lease": ("coordination.k8s.io", "v1", "leases", True),
     "ValidatingWebhookConfiguration": (
         "admissionregistration.k8s.io",
         "v1",

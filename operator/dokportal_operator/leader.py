@@ -16,15 +16,10 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from lightkube import ApiError, AsyncClient
-from lightkube.config.kubeconfig import KubeConfig
-from lightkube.generic_resource import create_namespaced_resource
-
 from dokportal_operator import constants as c
-from dokportal_operator.kube import status_code
+from dokportal_operator.kube import ApiError, Kube, Ref, status_code
 
 log = logging.getLogger(__name__)
-Lease: Any = create_namespaced_resource("coordination.k8s.io", "v1", "Lease", "leases")
 _TIME = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
@@ -70,25 +65,17 @@ class Elector:
     def __init__(self, namespace: str, name: str = "dokportal-operator", seconds: int = 15):
         self.namespace, self.name, self.seconds = namespace, name, seconds
         self.me = identity()
-        self.client = AsyncClient(config=KubeConfig.from_env(), field_manager=c.FIELD_MANAGER)
+        self.kube = Kube.from_environment()
+        self.ref = Ref("Lease", name, namespace)
 
     async def _try(self) -> bool:
         """One attempt to take or renew the Lease; True: we hold it."""
-        try:
-            lease = await self.client.get(Lease, self.name, namespace=self.namespace)
-        except ApiError as error:
-            if status_code(error) != 404:
-                raise
-            try:
-                await self.client.create(
-                    Lease(_body(self.name, self.namespace, self.me, self.seconds, ""))
-                )
-            except ApiError as create_error:
-                if status_code(create_error) == 409:
-                    return False
-                raise
-            return True
-        current: dict[str, Any] = lease.to_dict()
+        current = await self.kube.get(self.ref)
+        if current is None:
+            made = await self.kube.create(
+                _body(self.name, self.namespace, self.me, self.seconds, "")
+            )
+            return made is not None  # None: another replica created it first
         spec = current.get("spec") or {}
         mine = spec.get("holderIdentity") == self.me
         if not mine and not _expired(spec):
@@ -102,7 +89,7 @@ class Elector:
         )
         body["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
         try:
-            await self.client.replace(Lease(body))
+            await self.kube.replace(body)
         except ApiError as error:
             if status_code(error) == 409:  # someone else renewed or took it meanwhile
                 return False
@@ -145,7 +132,7 @@ class Elector:
             os._exit(70)
 
     async def close(self) -> None:
-        await self.client.close()
+        await self.kube.close()
 
     async def wait_then_lead(self) -> None:
         """In a standby: poll the Lease; once it is ours, start again as the leader (same
@@ -163,11 +150,10 @@ class Elector:
     async def release(self) -> None:
         """On a clean stop: give the Lease up so the standby takes over at once."""
         try:
-            found: Any = await self.client.get(Lease, self.name, namespace=self.namespace)
-            lease: dict[str, Any] = found.to_dict()
-            if (lease.get("spec") or {}).get("holderIdentity") == self.me:
+            lease = await self.kube.get(self.ref)
+            if lease is not None and (lease.get("spec") or {}).get("holderIdentity") == self.me:
                 lease["spec"]["holderIdentity"] = ""
-                await self.client.replace(Lease(lease))
+                await self.kube.replace(lease)
         except (ApiError, OSError) as error:
             log.warning("could not release the Lease: %s", error)
 
