@@ -7,6 +7,7 @@ import kopf
 from dokportal_operator import constants as c
 from dokportal_operator import webhook
 from dokportal_operator.handlers import admit, delete, drift, keep, startup
+from dokportal_operator.settings import get_settings
 
 # Registered first: a standby replica waits here for the Lease before anything else runs.
 kopf.on.startup()(startup.lead)
@@ -29,9 +30,10 @@ for _group, _version, _plural in drift.WATCHED:
 
 # Admission: the validating webhook (served when DOKPORTAL_OPERATOR_WEBHOOK_PORT is set) and
 # the CA bundle of the chart's ValidatingWebhookConfiguration.
-kopf.on.validate(
-    c.GROUP, c.VERSION, c.PLURAL, id=webhook.ADMISSION_ID, operations=["CREATE", "UPDATE"]
-)(admit.admit)
+if get_settings().webhook_port:  # kopf refuses admission handlers without a server
+    kopf.on.validate(
+        c.GROUP, c.VERSION, c.PLURAL, id=webhook.ADMISSION_ID, operations=["CREATE", "UPDATE"]
+    )(admit.admit)
 kopf.on.event(
     "admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations", when=admit.is_ours
 )(admit.keep_config)

@@ -52,7 +52,8 @@ async def reconcile(
     stalled: list[Condition] = []
     key_state: keys.KeyState | None = None
     bucket = render.bucket_name(spec)
-    replicas = f"0/{spec.replicas}"
+    # Until this pass looks at the workload: what the last one saw.
+    replicas = str(status.get("replicas") or f"0/{spec.replicas}")
     again = False
     report = Report(ctx, body, spec, logger)
 

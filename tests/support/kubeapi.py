@@ -47,6 +47,8 @@ KINDS: dict[str, tuple[str, str, bool]] = {
     ),
     "ClusterRole": ("apis/rbac.authorization.k8s.io/v1", "clusterroles", False),
     "ClusterRoleBinding": ("apis/rbac.authorization.k8s.io/v1", "clusterrolebindings", False),
+    "Role": ("apis/rbac.authorization.k8s.io/v1", "roles", True),
+    "RoleBinding": ("apis/rbac.authorization.k8s.io/v1", "rolebindings", True),
     "ValidatingWebhookConfiguration": (
         "apis/admissionregistration.k8s.io/v1",
         "validatingwebhookconfigurations",

@@ -49,8 +49,8 @@ def webhook(
         if doc["kind"] == "ValidatingWebhookConfiguration"
     )
     assert config["webhooks"][0]["failurePolicy"] == "Fail"
+    api.apply(_first(credentials))  # before the webhook: until it answers, Fail refuses all
     api.apply(config)
-    api.apply(_first(credentials))
     try:
         patched = wait_for(
             "the operator to set the webhook's CA bundle and URL",
