@@ -6,9 +6,11 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.support.cluster import Cluster
 from tests.support.kubeapi import Api, ApiFailure, Obj, wait_for
@@ -250,3 +252,18 @@ def test_printer_columns(installed: Cluster) -> None:
         ("Replicas", 1),
         ("Key", 1),
     ]
+
+
+EXAMPLES = sorted((Path(__file__).resolve().parents[3] / "examples").glob("portal-*.yaml"))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[path.stem for path in EXAMPLES])
+def test_examples_apply_cleanly(api: Api, installed: Cluster, path: Path) -> None:
+    """Every example passes the CRD as it is (server-side dry-run), TLS included."""
+    for document in yaml.safe_load_all(path.read_text()):
+        if not document:
+            continue
+        result = api.apply(document, dry_run=True)
+        assert result["metadata"]["name"] == document["metadata"]["name"]
+        ingress = result["spec"].get("ingress") or {}
+        assert ingress.get("tlsSecretName") or ingress.get("clusterIssuer"), path.name
