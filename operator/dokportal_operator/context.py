@@ -60,6 +60,8 @@ class Context:
     copied: dict[str, dict[str, str]] = field(default_factory=dict)
     # Secret (namespace, name) → the Portals that read it: a change wakes them at once.
     readers: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    # Per Portal uid: the foreign Roles/RoleBindings last reported (see resources.rights).
+    rights_seen: dict[str, str] = field(default_factory=dict)
 
     def wakeup(self, portal: str) -> asyncio.Event:
         return self.wakeups.setdefault(portal, asyncio.Event())

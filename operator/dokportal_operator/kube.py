@@ -42,6 +42,8 @@ KINDS: Mapping[str, tuple[str, str, str, bool]] = {
     "PodDisruptionBudget": ("policy", "v1", "poddisruptionbudgets", True),
     "Event": ("", "v1", "events", True),
     "Lease": ("coordination.k8s.io", "v1", "leases", True),
+    "Role": ("rbac.authorization.k8s.io", "v1", "roles", True),
+    "RoleBinding": ("rbac.authorization.k8s.io", "v1", "rolebindings", True),
     "ValidatingWebhookConfiguration": (
         "admissionregistration.k8s.io",
         "v1",

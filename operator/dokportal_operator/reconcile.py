@@ -21,7 +21,7 @@ from dokportal_operator.context import Context, Logger
 from dokportal_operator.errors import NeedsHuman, Waiting
 from dokportal_operator.kube import ApiError, Ref, status_code
 from dokportal_operator.ownership import Owned
-from dokportal_operator.resources import database, keys, namespace, storage, workload
+from dokportal_operator.resources import database, keys, namespace, rights, storage, workload
 from dokportal_operator.spec import PortalSpec, parse
 
 
@@ -138,6 +138,7 @@ async def reconcile(
     else:
         # Nothing is torn down: the workload keeps running with what it had.
         parts[c.WORKLOAD_AVAILABLE] = await _observed_workload(ctx, spec)
+    await rights.check(ctx, spec, body, logger)
 
     await report.write(parts, waiting, stalled, key_state, bucket, replicas, owned)
     if again:

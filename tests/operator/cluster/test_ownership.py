@@ -298,6 +298,32 @@ def test_a_secret_outside_the_operator_namespace_is_refused(
     wait_condition(api, operator, NAME, "Ready")
 
 
+def test_foreign_rights_in_the_tenant_namespace_are_reported(
+    api: Api, portal: Obj, operator: OperatorProcess
+) -> None:
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": "helpdesk-reads-everything", "namespace": NS},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "helpdesk"}],
+    }
+    api.apply(binding)
+    try:
+        poke(api, NAME)
+        found = wait_for(
+            "a ForeignRights Event",
+            lambda: [e for e in events(api, NAME) if e["reason"] == "ForeignRights"],
+        )
+        assert found[0]["type"] == "Warning"
+        assert "RoleBinding helpdesk-reads-everything" in found[0]["message"]
+        assert "RoleBinding helpdesk-reads-everything" in operator.log()
+        # Reported, not removed: the operator has no right to touch RBAC objects.
+        assert api.get("RoleBinding", "helpdesk-reads-everything", NS) is not None
+    finally:
+        api.delete("RoleBinding", "helpdesk-reads-everything", NS)
+
+
 def _database_secret(api: Api, password: str) -> None:
     api.apply(
         {
