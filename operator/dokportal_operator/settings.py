@@ -49,6 +49,8 @@ class OperatorSettings(BaseSettings):
     webhook_service: str = "dokportal-operator"
     # Outside a cluster (the tests, `make cluster`): the URL the API server calls instead.
     webhook_url: str = ""
+    # Label the operator's own namespace Pod Security "restricted" at start.
+    restrict_namespace: bool = True
     # Two replicas, one leader (a Lease in `namespace`); the other stands by.
     leader_election: bool = True
     lease_seconds: int = Field(15, ge=3, le=300)

@@ -100,13 +100,21 @@ def test_operator_chart_applies(api: Api, namespace: str, control_plane: Cluster
             "ValidatingWebhookConfiguration",
             "Role",
             "RoleBinding",
+            "NetworkPolicy",
         ]
     )
     deployment = next(obj for obj in objects if obj["kind"] == "Deployment")
     assert deployment["spec"]["replicas"] == 2
     assert deployment["spec"]["strategy"]["type"] == "RollingUpdate"
     for obj in objects:
-        if obj["kind"] in {"ServiceAccount", "Deployment", "Service", "Role", "RoleBinding"}:
+        if obj["kind"] in {
+            "ServiceAccount",
+            "Deployment",
+            "Service",
+            "Role",
+            "RoleBinding",
+            "NetworkPolicy",
+        }:
             obj["metadata"]["namespace"] = namespace
         api.apply(obj, dry_run=True)
 

@@ -16,6 +16,13 @@ from dokportal_operator.handlers import secrets
 from dokportal_operator.kube import Kube
 from dokportal_operator.settings import get_settings
 
+POD_SECURITY = {
+    "pod-security.kubernetes.io/enforce": "restricted",
+    "pod-security.kubernetes.io/enforce-version": "latest",
+    "pod-security.kubernetes.io/audit": "restricted",
+    "pod-security.kubernetes.io/warn": "restricted",
+}
+
 
 class NoDiffBase(kopf.DiffBaseStorage):
     """kopf keeps a Portal's last handled spec (the "diff base", an annotation) for on.create
@@ -69,6 +76,16 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.background.cancellation_polling = 1
     ctx = Context(Kube.from_environment(), own)
     memo["ctx"] = ctx
+    if own.restrict_namespace:
+        # Its own namespace holds every tenant's credentials and retained keyrings: Pod
+        # Security "restricted" there too (only these labels are ours).
+        await ctx.kube.apply(
+            {
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {"name": own.namespace, "labels": dict(POD_SECURITY)},
+            }
+        )
     memo["watchers"] = [
         asyncio.create_task(secrets.watch_credentials(ctx, logging.getLogger(__name__)))
     ]

@@ -7,8 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.cluster import Cluster
+from tests.support.cluster import OPERATOR_NAMESPACE, Cluster
 from tests.support.kubeapi import Api, wait_for
+from tests.support.operator import OperatorProcess
 
 pytestmark = pytest.mark.cluster
 
@@ -41,6 +42,23 @@ def people(api: Api, installed: Cluster) -> Iterator[Cluster]:
     yield installed
     for user in BINDINGS:
         api.delete("ClusterRoleBinding", f"test-{user}")
+
+
+def test_the_operator_namespace_is_pod_security_restricted(
+    api: Api, operator: OperatorProcess
+) -> None:
+    namespace = wait_for(
+        "the operator to label its namespace",
+        lambda: (
+            found
+            if (found := api.get("Namespace", OPERATOR_NAMESPACE))
+            and (found["metadata"].get("labels") or {}).get("pod-security.kubernetes.io/enforce")
+            else None
+        ),
+    )
+    labels = namespace["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+    assert labels["pod-security.kubernetes.io/warn"] == "restricted"
 
 
 def test_view_reads_portals_and_edit_changes_them(people: Cluster) -> None:
