@@ -66,6 +66,7 @@ DATABASE_KEY: Final = "url"
 DATA_CLAIM: Final = "portal-data"
 QUOTA: Final = "portal-quota"
 LIMIT_RANGE: Final = "portal-limits"
+TENANT_BINDING: Final = "dokportal-operator"
 DEFAULT_DENY: Final = "default-deny"
 
 # Keys of the credential Secrets a Portal refers to.

@@ -193,6 +193,20 @@ def namespace_objects(spec: PortalSpec) -> list[Obj]:
     ]
 
 
+def tenant_binding(spec: PortalSpec, operator_namespace: str, account: str, role: str) -> Obj:
+    """The operator's rights inside the tenant namespace: a RoleBinding of its ServiceAccount
+    to the chart's tenant ClusterRole. Cluster-wide it may write Secrets, Deployments and the
+    rest nowhere; only where it made a namespace and bound itself."""
+    body: Obj = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": c.TENANT_BINDING},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+        "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": operator_namespace}],
+    }
+    return stamp(body, spec, c.PART_NAMESPACE)
+
+
 def secret(
     spec: PortalSpec,
     name: str,

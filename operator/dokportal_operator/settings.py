@@ -49,6 +49,10 @@ class OperatorSettings(BaseSettings):
     webhook_service: str = "dokportal-operator"
     # Outside a cluster (the tests, `make cluster`): the URL the API server calls instead.
     webhook_url: str = ""
+    # Who the operator is (its ServiceAccount in `namespace`) and the chart's ClusterRole it
+    # binds itself to inside each tenant namespace.
+    service_account: str = "dokportal-operator"
+    tenant_role: str = "dokportal-operator-tenant"
     # Label the operator's own namespace Pod Security "restricted" at start.
     restrict_namespace: bool = True
     # Two replicas, one leader (a Lease in `namespace`); the other stands by.

@@ -94,6 +94,7 @@ def test_operator_chart_applies(api: Api, namespace: str, control_plane: Cluster
             "ClusterRole",
             "ClusterRole",
             "ClusterRole",
+            "ClusterRole",
             "ClusterRoleBinding",
             "Deployment",
             "Service",
@@ -135,15 +136,27 @@ def test_operator_rbac_is_least_privilege(control_plane: Cluster) -> None:
     assert "*" not in {verb for verbs in granted.values() for verb in verbs}
     assert not {resource for _, resource in granted} & {"pods", "pods/exec", "nodes", "*"}
     assert "*" not in {group for group, _ in granted}
-    # RBAC objects: read only (foreign Roles/RoleBindings in tenant namespaces are reported).
-    rbac = {
-        verb
-        for (group, _), verbs in granted.items()
-        if group == "rbac.authorization.k8s.io"
-        for verb in verbs
-    }
-    assert rbac == {"get", "list"}
-    assert {"list", "watch"}.isdisjoint(granted[("", "secrets")])
+    # Cluster-wide: no Secrets at all, no namespace deletion, no writes of the workload kinds;
+    # RBAC: its own RoleBindings, and `bind` of exactly the tenant ClusterRole.
+    assert ("", "secrets") not in granted
+    assert "delete" not in granted[("", "namespaces")]
+    for key in (("apps", "deployments"), ("batch", "jobs"), ("", "configmaps")):
+        assert granted[key] == {"get", "list", "watch"}, key
+    rbac = "rbac.authorization.k8s.io"
+    assert granted[(rbac, "rolebindings")] == {"get", "list", "create", "patch"}
+    assert granted[(rbac, "roles")] == {"get", "list"}
+    bind = [rule for rule in role["rules"] if "clusterroles" in rule["resources"]]
+    assert bind == [
+        {
+            "apiGroups": [rbac],
+            "resources": ["clusterroles"],
+            "resourceNames": ["dokportal-operator-tenant"],
+            "verbs": ["bind"],
+        }
+    ]
+    tenant = next(obj for obj in objects if obj["metadata"]["name"] == "dokportal-operator-tenant")
+    secrets = [rule for rule in tenant["rules"] if "secrets" in rule["resources"]]
+    assert {"list", "watch"}.isdisjoint(secrets[0]["verbs"])
 
 
 def test_chart_ships_the_same_crd(control_plane: Cluster) -> None:

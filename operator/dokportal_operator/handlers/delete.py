@@ -36,14 +36,16 @@ async def finalize(body: kopf.Body, memo: kopf.Memo, logger: Logger, **_: Any) -
     elif ours:
         await _retain(ctx, spec, dict(body.get("status") or {}), logger)
     if ours:
-        await ctx.kube.delete(Ref("Namespace", spec.namespace))
+        # Not deleted here (the operator may delete no namespace): its owner reference names
+        # this Portal, so the garbage collector removes it once the Portal is gone.
+        logger.info("namespace %s goes with the Portal (owner reference)", spec.namespace)
     else:
         logger.info("namespace %s left alone: it was not made for this Portal", spec.namespace)
     ctx.forget(spec.uid)
     ctx.wakeups.pop(spec.name, None)
     ctx.portal_triggers.pop(spec.name, None)
     ctx.kube.forget_namespace(spec.namespace)
-    logger.info("namespace %s deleted (deletionPolicy %s)", spec.namespace, spec.deletion_policy)
+    logger.info("Portal %s finalized (deletionPolicy %s)", spec.name, spec.deletion_policy)
 
 
 async def _shred(

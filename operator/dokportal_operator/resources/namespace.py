@@ -10,7 +10,7 @@ from __future__ import annotations
 from dokportal_operator import render
 from dokportal_operator.context import Context
 from dokportal_operator.errors import NeedsHuman, Waiting
-from dokportal_operator.kube import Obj, Ref
+from dokportal_operator.kube import ApiError, Obj, Ref, status_code
 from dokportal_operator.spec import PortalSpec
 
 
@@ -46,6 +46,19 @@ async def ensure(ctx: Context, spec: PortalSpec) -> str:
             "NamespaceTerminating",
             f"namespace {spec.namespace} is still being deleted; it will be made again",
         )
-    for obj in inside:
-        await ctx.ensure(spec.uid, obj)
+    settings = ctx.settings
+    binding = render.tenant_binding(
+        spec, settings.namespace, settings.service_account, settings.tenant_role
+    )
+    await ctx.ensure(spec.uid, binding)
+    try:
+        for obj in inside:
+            await ctx.ensure(spec.uid, obj)
+    except ApiError as error:
+        if status_code(error) != 403:
+            raise
+        # The RoleBinding was just made; the API server's authorizer sees it a moment later.
+        raise Waiting(
+            "RightsPending", f"the operator's RoleBinding in {spec.namespace} is not active yet", 1
+        ) from None
     return str((live.get("metadata") or {}).get("uid") or "")

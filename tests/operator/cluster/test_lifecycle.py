@@ -422,8 +422,11 @@ def test_delete_with_policy_delete_shreds_keys_and_removes_the_bucket(
     api.delete("Portal", NAME)
     wait_for("the Portal to be gone", lambda: api.get("Portal", NAME) is None, timeout=60)
     assert buckets(credentials, bucket) == []
-    namespace = api.get("Namespace", NS)
-    assert namespace is None or namespace["metadata"].get("deletionTimestamp")
+    # The namespace goes with the Portal (its owner reference; the garbage collector).
+    wait_for(
+        "the namespace to go",
+        lambda: (ns := api.get("Namespace", NS)) is None or ns["metadata"].get("deletionTimestamp"),
+    )
     assert api.get("Secret", "portal-keyring", NS) is None
     retained = api.list("Secret", OPERATOR_NAMESPACE, {"dokportal.dev/retained-from": NAME})
     assert retained == []

@@ -22,7 +22,7 @@ from tests.operator.cluster.portals import (
     s3_portal,
     wait_condition,
 )
-from tests.support.cluster import OPERATOR_NAMESPACE
+from tests.support.cluster import OPERATOR_NAMESPACE, OPERATOR_USER, Cluster
 from tests.support.kubeapi import Api, Obj, condition, wait_for
 from tests.support.operator import OperatorProcess
 from tests.support.seaweed import SeaweedS3
@@ -42,6 +42,20 @@ def portal(api: Api, operator: OperatorProcess, credentials: SeaweedS3) -> Itera
         wait_for("the Portal to go", lambda: api.get("Portal", NAME) is None, timeout=60)
     for secret in api.list("Secret", OPERATOR_NAMESPACE, {"dokportal.dev/retained-from": NAME}):
         api.delete("Secret", secret["metadata"]["name"], OPERATOR_NAMESPACE)
+
+
+def test_the_operator_writes_in_the_tenant_namespace_through_its_binding(
+    api: Api, portal: Obj, installed: Cluster
+) -> None:
+    binding = api.get("RoleBinding", "dokportal-operator", NS)
+    assert binding is not None
+    assert binding["roleRef"]["name"] == "dokportal-operator-tenant"
+    assert binding["metadata"]["ownerReferences"][0]["name"] == NAME
+    for verb, resource in (("create", "secrets"), ("delete", "deployments"), ("patch", "jobs")):
+        answer = installed.kubectl(
+            "auth", "can-i", verb, resource, "-n", NS, "--as", OPERATOR_USER, check=False
+        )
+        assert answer.strip() == "yes", (verb, resource)
 
 
 def test_status_records_what_the_portal_made(api: Api, portal: Obj, credentials: SeaweedS3) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.cluster import OPERATOR_NAMESPACE, Cluster
+from tests.support.cluster import OPERATOR_NAMESPACE, OPERATOR_USER, Cluster
 from tests.support.kubeapi import Api, wait_for
 from tests.support.operator import OperatorProcess
 
@@ -59,6 +59,28 @@ def test_the_operator_namespace_is_pod_security_restricted(
     labels = namespace["metadata"]["labels"]
     assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
     assert labels["pod-security.kubernetes.io/warn"] == "restricted"
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        ("get", "secrets", "-n", "kube-system"),
+        ("delete", "secrets", "-n", "kube-system"),
+        ("create", "secrets", "-n", "default"),
+        ("patch", "deployments", "-n", "kube-system"),
+        ("delete", "deployments", "-n", "kube-system"),
+        ("delete", "namespaces", "kube-system"),
+        ("delete", "namespaces"),
+        ("create", "clusterrolebindings"),
+        ("create", "pods", "-n", "kube-system"),
+    ],
+    ids=lambda request: " ".join(request),
+)
+def test_the_operator_cannot_touch_what_it_does_not_own(
+    installed: Cluster, request_: tuple[str, ...]
+) -> None:
+    verb, resource, *scope = request_
+    assert not _can(installed, OPERATOR_USER, verb, resource, *scope)
 
 
 def test_view_reads_portals_and_edit_changes_them(people: Cluster) -> None:
