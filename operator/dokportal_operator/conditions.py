@@ -112,6 +112,8 @@ def phase(conditions: Iterable[Mapping[str, Any]]) -> tuple[str, str]:
         return "Ready", ""
     if ready.get("reason") == "Paused":
         return "Paused", ""
+    if ready.get("reason") == "ReconcileFailed":
+        return "Failing", "ReconcileFailed"
     if not ready:
         return "", ""
     return "Reconciling", ""

@@ -262,8 +262,9 @@ async def post_event(
     logger: Logger,
 ) -> None:
     kind, reason = phase
-    if kind == "Stalled":
-        cond = next((item for item in merged if item["type"] == c.STALLED), {})
+    if kind in {"Stalled", "Failing"}:
+        which = c.STALLED if kind == "Stalled" else c.READY
+        cond = next((item for item in merged if item["type"] == which), {})
         event: tuple[Any, str, str] = ("Warning", reason, str(cond.get("message") or ""))
     else:
         cond = next((item for item in merged if item["type"] == c.READY), {})
