@@ -49,6 +49,13 @@ control-plane: ## Build (or reuse) etcd, kube-apiserver, controllers, kwok, helm
 test: install system-deps control-plane lint ## Everything: lint, then all tests against real services
 	$(BIN)/python -m pytest
 
+FUZZ_FACTOR ?= 40
+.PHONY: fuzz
+fuzz: install ## Long fuzz run: FUZZ_FACTOR (40) × the test budget of every property and form fuzz test
+	HYPOTHESIS_PROFILE=fuzz FUZZ_FACTOR=$(FUZZ_FACTOR) $(BIN)/python -m pytest -q \
+		tests/portal/unit/test_multipart_properties.py tests/portal/integration/test_fuzz_forms.py \
+		tests/portal/integration/staff/test_api_schema.py
+
 .PHONY: cluster
 cluster: install control-plane ## Start the test control plane, SeaweedFS and the operator for manual use (Ctrl+C stops)
 	$(BIN)/python -m tests.support.cluster
@@ -77,7 +84,7 @@ clean: ## Remove caches (keeps ./var with your demo data)
 KEYWORDS := -k N_ -k tr -k translate:2 -k BadRequest -k Forbidden -k NotFound -k TooLarge \
 	-k UnsupportedType -k TooManyAttempts -k ServiceUnavailable -k PortalError \
 	-k ActivationFailed -k SignInFailed \
-	-k StaffSignInFailed -k ApiUnauthorized
+	-k StaffSignInFailed -k ApiUnauthorized -k Unavailable -k KeyUnavailable
 LOCALES  := portal/dokportal/locales
 LANGS    := de en uk ar tr ru fa
 

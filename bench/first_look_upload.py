@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.support.appliance import free_port, running_appliance  # noqa: E402
+from tests.support.documents import padded_pdf  # noqa: E402
 
 CSRF = re.compile(r'name="_csrf" value="([0-9a-f]+)"')
 
@@ -37,7 +38,7 @@ def csrf(page: str) -> str:
 def main(rounds: int) -> None:
     work = Path(tempfile.mkdtemp(prefix="dokportal-bench-"))
     payload = work / "scan.pdf"
-    payload.write_bytes(b"%PDF-1.7\n" + os.urandom(20 * 1000 * 1000))
+    payload.write_bytes(padded_pdf(20 * 1000 * 1000 + 9))  # a real PDF, random inside
     jar = str(work / "cookies")
     port = free_port()
     copy = subprocess.Popen(

@@ -39,6 +39,7 @@ from dokportal.documents.tables import Submission, SubmissionFile
 from dokportal.files.tables import StoredFile
 from dokportal.notices.tables import Notice
 from dokportal.settings import Settings
+from tests.support.documents import padded_pdf
 from tests.support.postgres import running_postgres
 
 CSRF = re.compile(r'name="_csrf" value="([0-9a-f]+)"')
@@ -46,7 +47,7 @@ CUSTOMERS = 200
 RAMP_SECONDS = 20.0
 THINK_SECONDS = (1.0, 3.0)
 PER_LIST = 50
-UPLOAD = b"%PDF-1.7\n" + bytes(1000 * 1000 - 9)
+UPLOAD = padded_pdf(1000 * 1000, fill=b"\0")  # a real PDF: uploads are parsed before kept
 
 
 def number(n: int) -> str:
@@ -165,8 +166,11 @@ async def customer(
             data={"_csrf": token, "customer_number": number(n), "password": PASSWORD},
         )
         for path in ("/", "/notices/", "/documents", "/documents/new"):
-            await call("page", "GET", path, 200)
+            shown = await call("page", "GET", path, 200)
             await pacing.think()
+        # Signing in replaced the form token (it is bound to the session): take the new one.
+        found = CSRF.search(shown.text) if shown is not None else None
+        token = found.group(1) if found else ""
         await call(
             "upload",
             "POST",

@@ -50,7 +50,8 @@ def portal(workdir: Path, **env: str) -> Iterator[Server]:
     workdir.mkdir(parents=True, exist_ok=True)
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("DOKPORTAL_")}
     # The 200 MB benchmark file is over the 20 MB default limit.
-    env = {"upload__max_file_mb": "256", **env}
+    # 16 concurrent uploads come from one address here: lift the per-client limit.
+    env = {"upload__max_file_mb": "256", "server__max_uploads_per_client": "64", **env}
     full_env.update({f"DOKPORTAL_{k.upper()}": v for k, v in env.items()})
     full_env["PYTHONPATH"] = str(ROOT)
     port = free_port()

@@ -22,6 +22,7 @@ from litestar.static_files import create_static_files_router
 from dokportal import db
 from dokportal.app import create_app
 from dokportal.cli import ensure_keyring, load_settings
+from dokportal.lib.http_protocol import guarded_protocol
 from dokportal.lib.web import STREAM_CSRF
 
 
@@ -45,7 +46,14 @@ def main(port: int) -> None:
     static = Path(os.environ.get("BENCH_STATIC", "var/bench-static"))
     static.mkdir(parents=True, exist_ok=True)
     app.register(create_static_files_router(path="/bench/static", directories=[static]))
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", timeout_keep_alive=5)
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        timeout_keep_alive=5,
+        http=guarded_protocol(settings.server),  # as `dokportal serve` runs it
+    )
 
 
 if __name__ == "__main__":

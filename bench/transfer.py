@@ -21,20 +21,24 @@ from pathlib import Path
 
 from bench.harness import curl, interleave, peak_rss_mib, stat
 from bench.processes import Server, copyparty, dokportal_cli, portal, signed_in_customer
+from tests.support.documents import padded_pdf_frame
 from tests.support.seaweed import run_seaweed
 
 MB = 1000 * 1000
 
 
 def payload(path: Path, size: int) -> Path:
-    """A file that passes the PDF sniffing: PDF magic, then random bytes (incompressible)."""
+    """A real PDF (uploads are parsed before they are kept) whose one stream is random
+    bytes (incompressible), written block by block."""
+    start, length, end = padded_pdf_frame(size)
     with path.open("wb") as handle:
-        handle.write(b"%PDF-1.7\n")
-        remaining = size - 9
+        handle.write(start)
+        remaining = length
         while remaining > 0:
             block = os.urandom(min(remaining, 4 * MB))
             handle.write(block)
             remaining -= len(block)
+        handle.write(end)
     return path
 
 

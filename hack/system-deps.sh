@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the Debian packages the test suite runs for real: PostgreSQL's server, the DejaVu
-# fonts used in receipt PDFs and Chromium for the end-to-end tests (Playwright drives
-# /usr/bin/chromium; it never downloads a browser of its own). A no-op when all are there.
+# fonts used in receipt PDFs, Chromium for the end-to-end tests (Playwright drives
+# /usr/bin/chromium; it never downloads a browser of its own) and ClamAV's clamd for the
+# virus-scan tests (they bring their own signatures; no freshclam). A no-op when all are there.
 set -euo pipefail
 
 missing=()
@@ -9,6 +10,7 @@ compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
 command -v runuser >/dev/null || missing+=(util-linux)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/sbin/clamd ] || missing+=(clamav-daemon clamav)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support.clamd import Clamd, find_clamd, running_clamd
 from tests.support.cluster import Cluster, default_bin_dir, missing_binaries, run_cluster
 from tests.support.kubeapi import Api
 from tests.support.operator import install
@@ -21,6 +22,15 @@ def postgres_url() -> Iterator[str]:
         unavailable("PostgreSQL", "initdb not found; run `make system-deps`")
     with running_postgres() as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def clamd() -> Iterator[Clamd]:
+    """Debian's clamd on a unix socket with a test signature database (tests/support/clamd.py)."""
+    if find_clamd() is None:
+        unavailable("clamd", "not found; run `make system-deps` (clamav-daemon)")
+    with running_clamd() as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
@@ -60,3 +70,11 @@ def installed(control_plane: Cluster) -> Cluster:
     """CRD and the operator chart's ServiceAccount, ClusterRole and binding."""
     install(control_plane)
     return control_plane
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The fuzz and property tests' case counts (tests/support/fuzzing.py)."""
+    from tests.support import fuzzing
+
+    for line in fuzzing.summary():
+        terminalreporter.write_line(line)

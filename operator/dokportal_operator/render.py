@@ -78,6 +78,14 @@ def bucket_name(spec: PortalSpec) -> str | None:
 # What a portal container gets when the spec says nothing (the chart's defaults, too).
 DEFAULT_REQUESTS = {"cpu": "100m", "memory": "256Mi"}
 DEFAULT_LIMITS = {"cpu": "1", "memory": "512Mi"}
+# The chart's clamd pod (charts/portal/templates/clamd.yaml): clamd's own resources plus the
+# freshclam sidecar (its CPU limit from the LimitRange default); keep in step with the chart.
+CLAMD_POD = {
+    ("requests", "cpu"): "110m",
+    ("requests", "memory"): "1344Mi",
+    ("limits", "cpu"): "3",
+    ("limits", "memory"): "3584Mi",
+}
 _SUFFIXES = {
     "m": Decimal("0.001"),
     "k": Decimal(10**3),
@@ -123,10 +131,17 @@ def namespace_objects(spec: PortalSpec) -> list[Obj]:
     pods = max(6, 2 * spec.replicas + 4)  # rolling surge plus a migration and a rewrap Job
     # CPU and memory for that many pods of the spec's size (or the defaults): a tenant cannot
     # take the node from the others. The LimitRange gives containers without a size one.
-    compute = {
-        f"{kind}.{resource}": _total(pods * _per_pod(spec, kind, resource), resource)
+    sizes = {
+        (kind, resource): pods * _per_pod(spec, kind, resource)
         for kind in ("requests", "limits")
         for resource in ("cpu", "memory")
+    }
+    if spec.virus_scan:
+        pods += 2  # clamd and its rolling replacement, each of the chart's clamd pod size
+        for key, amount in CLAMD_POD.items():
+            sizes[key] += 2 * quantity(amount)
+    compute = {
+        f"{kind}.{resource}": _total(amount, resource) for (kind, resource), amount in sizes.items()
     }
     namespace: Obj = {
         "apiVersion": "v1",
@@ -320,6 +335,12 @@ def chart_values(spec: PortalSpec, facts: WorkloadFacts) -> dict[str, Any]:
         },
         "migration": {"enabled": True},
         "rewrap": {"enabled": facts.rewrap},
+        "virusScan": {
+            "enabled": spec.virus_scan,
+            # clamd must take the largest upload (its StreamMaxLength); 25 MB is its default.
+            "streamMaxMB": max(25, spec.max_file_mb),
+            "databaseMirror": spec.virus_scan_mirror,
+        },
         # The operator makes the ServiceAccount itself (before any Job needs it).
         "serviceAccount": {"create": False, "name": c.SERVICE_ACCOUNT},
     }

@@ -76,6 +76,10 @@ class PortalSpec:
     # Annotations by which a person accepts a loss the operator will not accept by itself.
     accept_bucket_loss: str = ""
     regenerate_session: str = ""
+    # spec.virusScan: clamd (with freshclam) in the tenant's namespace; files are scanned
+    # before staff can open them.
+    virus_scan: bool = False
+    virus_scan_mirror: str = "database.clamav.net"
 
     @property
     def namespace(self) -> str:
@@ -126,6 +130,7 @@ def parse(body: Mapping[str, Any], operator_namespace: str) -> PortalSpec:
     raw_pg = database.get("postgresql")
     annotations = meta.get("annotations") or {}
     restore = (spec.get("encryption") or {}).get("restoreFrom")
+    virus_scan = spec.get("virusScan") or {}
     return PortalSpec(
         name=meta["name"],
         uid=meta["uid"],
@@ -181,4 +186,6 @@ def parse(body: Mapping[str, Any], operator_namespace: str) -> PortalSpec:
         restore_from=_ref(restore, operator_namespace, c.KEYRING_KEY) if restore else None,
         accept_bucket_loss=str(annotations.get(c.ACCEPT_BUCKET_LOSS_ANNOTATION) or ""),
         regenerate_session=str(annotations.get(c.REGENERATE_SESSION_ANNOTATION) or ""),
+        virus_scan=bool(virus_scan.get("enabled", False)),
+        virus_scan_mirror=str(virus_scan.get("databaseMirror") or "database.clamav.net"),
     )

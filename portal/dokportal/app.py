@@ -24,16 +24,20 @@ from litestar.template.config import TemplateConfig
 from dokportal import db, tasks
 from dokportal.accounts.controllers import AccountController
 from dokportal.accounts.profile import AccessRequestController, ProfileController
+from dokportal.accounts.services import resume_session
 from dokportal.api.admin_pages import TokenAdminController
 from dokportal.api.controllers import ExportApiController
 from dokportal.audit.controllers import AuditController
 from dokportal.crypto.keyring import Keyring
 from dokportal.documents.controllers import DocumentController
 from dokportal.info.controllers import InfoController
+from dokportal.keyring_guard import check_permissions
+from dokportal.lib.asgi import UploadSlots
 from dokportal.lib.error_pages import EXCEPTION_HANDLERS
 from dokportal.lib.headers import security_headers_middleware
+from dokportal.lib.outages import quiet_driver_tracebacks
 from dokportal.lib.runtime import Runtime, runtime_of
-from dokportal.lib.web import CookieWriter, prepare_request
+from dokportal.lib.web import CookieWriter, make_prepare_request
 from dokportal.notices.controllers import NoticeController
 from dokportal.settings import Settings
 from dokportal.staff.controllers import OidcController, StaffAuthController
@@ -44,6 +48,7 @@ from dokportal.webapp.controllers import WebAppController
 from dokportal.workspace.controllers import WorkspaceController
 from dokportal.workspace.customer_pages import CustomerController
 from dokportal.workspace.notice_pages import StaffNoticeController
+from dokportal.wrapped_secrets import missing_key_ids_cached
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 log = logging.getLogger("dokportal")
@@ -57,13 +62,18 @@ async def healthz() -> dict[str, str]:
 
 @get("/readyz", include_in_schema=False)
 async def readyz(request: Request[Any, Any, Any]) -> Response[dict[str, str]]:
-    """Readiness: database and blob store reachable; otherwise 503 and no traffic."""
+    """Readiness: database and blob store reachable, and the keyring holds every key id
+    stored data is wrapped with; otherwise 503 and no traffic."""
     runtime = runtime_of(request)
     problems: dict[str, str] = {}
     try:
         await db.current_engine().run_ddl("SELECT 1")
+        missing = await missing_key_ids_cached(runtime.keyring)
     except Exception as error:  # noqa: BLE001 - any failure means "not ready"
         problems["database"] = type(error).__name__
+    else:
+        if missing:
+            problems["keys_missing"] = ", ".join(missing)
     try:
         await runtime.store.check()
     except StorageError as error:
@@ -80,11 +90,12 @@ def create_app(settings: Settings, *, keyring: Keyring | None = None) -> Litesta
         raise ValueError("DOKPORTAL_SESSION_SECRET must be at least 32 characters")
     runtime = Runtime(
         settings=settings,
-        keyring=keyring or Keyring.load(settings.keyring_path),
+        keyring=keyring or _load_keyring(settings),
         store=build_store(settings.storage),
         csrf_secret=secret,
     )
     engine = db.configure(settings)
+    quiet_driver_tracebacks()
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -97,8 +108,8 @@ def create_app(settings: Settings, *, keyring: Keyring | None = None) -> Litesta
         gc.freeze()
         worker = None
         if settings.worker.enabled:
-            # Mail delivery, reminders and retention (dokportal/tasks.py).
-            worker = asyncio.create_task(tasks.loop(settings, runtime.store))
+            # Virus scans, PDF safe copies, mail, reminders, retention (dokportal/tasks.py).
+            worker = asyncio.create_task(tasks.loop(settings, runtime.store, runtime.keyring))
         try:
             yield
         finally:
@@ -143,10 +154,12 @@ def create_app(settings: Settings, *, keyring: Keyring | None = None) -> Litesta
                 path="/static", directories=[PACKAGE_DIR / "static"], include_in_schema=False
             ),
         ],
-        before_request=prepare_request,
+        before_request=make_prepare_request(resume_session),
         middleware=[
-            DefineMiddleware(security_headers_middleware(settings.secure_cookies)),
             DefineMiddleware(CookieWriter),
+            DefineMiddleware(
+                UploadSlots, max_per_client=settings.server.max_uploads_per_client, active={}
+            ),
         ],
         template_config=templates,
         exception_handlers={
@@ -173,7 +186,17 @@ def create_app(settings: Settings, *, keyring: Keyring | None = None) -> Litesta
         debug=False,
     )
     app.state.runtime = runtime
+    # Outermost, around Litestar's own exception handling: router-level 404/405 answers,
+    # static files and error pages get the security headers like every page does.
+    app.asgi_handler = security_headers_middleware(settings.secure_cookies)(app.asgi_handler)
     return app
+
+
+def _load_keyring(settings: Settings) -> Keyring:
+    """For servers started without the CLI (``uvicorn dokportal.asgi:app``): the same
+    permission rule as `dokportal serve`; a missing file fails in `Keyring.load`."""
+    check_permissions(settings.keyring_path, allow_shared=settings.keyring_allow_shared)
+    return Keyring.load(settings.keyring_path)
 
 
 def _fixed_templates(engine: JinjaTemplateEngine) -> None:

@@ -5,7 +5,11 @@ All configuration comes from the environment (and the mounted keyring file).
 
 from __future__ import annotations
 
+import os
+
 from dokportal.app import create_app
 from dokportal.settings import get_settings
 
+# Whatever this process creates (a SQLite database, blobs in a folder) is for its user only.
+os.umask(0o077)
 app = create_app(get_settings())

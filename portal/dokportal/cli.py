@@ -10,12 +10,15 @@ import sys
 from collections.abc import AsyncIterator, Coroutine
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from dokportal.demo import DEMO_CUSTOMER, DEMO_STAFF, print_demo, seed_demo
 from dokportal.settings import Settings, describe_errors
+
+if TYPE_CHECKING:
+    from dokportal.crypto import Keyring
 
 __all__ = ["DEMO_CUSTOMER", "DEMO_STAFF", "main"]
 
@@ -57,7 +60,7 @@ def ensure_keyring(settings: Settings) -> bool:
 
     if settings.keyring_path.exists():
         return False
-    settings.keyring_path.parent.mkdir(parents=True, exist_ok=True)
+    settings.keyring_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     Keyring.generate().save(settings.keyring_path)
     return True
 
@@ -65,6 +68,24 @@ def ensure_keyring(settings: Settings) -> bool:
 @click.group()
 def main() -> None:
     """Dokportal: a document portal for jobcenters and other public offices."""
+    # Everything this process creates (SQLite database, keyring, blobs, secrets, mail
+    # files) is for this user only: names, dates of birth and documents live there.
+    os.umask(0o077)
+
+
+def _keyring_for_data(settings: Settings, *, create: bool) -> Keyring:
+    """The keyring, checked against the database (see keyring_guard); exits 2 on a problem."""
+    from dokportal.crypto import KeyringError
+    from dokportal.keyring_guard import keyring_for_data
+
+    try:
+        keyring, created = _run(keyring_for_data(settings, create=create))
+    except KeyringError as error:
+        click.echo(f"Dokportal cannot start: {error}", err=True)
+        sys.exit(2)
+    if created:
+        click.echo(f"Created a new keyring at {settings.keyring_path}")
+    return keyring
 
 
 @main.command()
@@ -83,8 +104,8 @@ def demo() -> None:
     from dokportal import db
 
     settings = load_settings()
-    ensure_keyring(settings)
     db.configure(settings)
+    _keyring_for_data(settings, create=True)
     code, staff_lines = _run(seed_demo(settings))
     print_demo(settings, code, staff_lines)
 
@@ -99,17 +120,17 @@ def run(host: str, port: int) -> None:
     settings = load_settings()
     if settings.public_base_url == "http://127.0.0.1:8000" and port != 8000:
         settings = settings.model_copy(update={"public_base_url": f"http://{host}:{port}"})
-    if ensure_keyring(settings):
-        click.echo(f"Created a new keyring at {settings.keyring_path}")
     if settings.storage.kind == "folder":
         settings.storage.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     db.configure(settings)
     _run(db.migrate())
+    # After the migrations: only then can the database say whether it holds wrapped data.
+    keyring = _keyring_for_data(settings, create=True)
     code, staff_lines = _run(seed_demo(settings))
     click.echo("")
     print_demo(settings, code, staff_lines)
     click.echo(f"\nDokportal is running at {settings.public_base_url}  (Ctrl+C stops it)\n")
-    _serve(settings, host, port)
+    _serve(settings, host, port, keyring)
 
 
 @main.command()
@@ -117,10 +138,43 @@ def run(host: str, port: int) -> None:
 @click.option("--port", default=lambda: int(os.environ.get("PORT", "8000")), type=int)
 def serve(host: str, port: int) -> None:
     """Serve the portal (expects migrations to have run)."""
-    _serve(load_settings(), host, port)
+    from dokportal import db
+    from dokportal.crypto import Keyring, KeyringError
+    from dokportal.keyring_guard import check_permissions
+
+    settings = load_settings()
+    db.configure(settings)
+    try:
+        keyring = _run(_checked_keyring(settings))
+    except KeyringError as error:
+        click.echo(f"Dokportal cannot start: {error}", err=True)
+        sys.exit(2)
+    except Exception as error:  # noqa: BLE001 - the database is down: it may come back
+        # With the keyring file present the database check is advice, not a condition:
+        # a replica must be able to start (and wait unready) while PostgreSQL restarts.
+        click.echo(f"Could not compare the keyring with the database: {error!r}", err=True)
+        check_permissions(settings.keyring_path, allow_shared=settings.keyring_allow_shared)
+        keyring = Keyring.load(settings.keyring_path)
+    _serve(settings, host, port, keyring)
 
 
-def _serve(settings: Settings, host: str, port: int) -> None:
+async def _checked_keyring(settings: Settings) -> Keyring:
+    from dokportal.crypto import KeyringError
+    from dokportal.keyring_guard import keyring_for_data
+
+    try:
+        keyring, _ = await keyring_for_data(settings, create=False)
+    except KeyringError:
+        raise
+    except Exception:
+        if not settings.keyring_path.exists():
+            # The database cannot say which keys it needs; without a keyring nothing runs.
+            raise KeyringError(f"keyring file {settings.keyring_path} does not exist") from None
+        raise
+    return keyring
+
+
+def _serve(settings: Settings, host: str, port: int, keyring: Keyring) -> None:
     import json
     import logging
 
@@ -128,12 +182,13 @@ def _serve(settings: Settings, host: str, port: int) -> None:
 
     from dokportal.app import create_app
     from dokportal.crypto import KeyringError
+    from dokportal.lib.http_protocol import guarded_protocol
 
     logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
     # The effective configuration once, secrets masked, so operators can see what runs.
     logging.getLogger("dokportal").info("configuration: %s", json.dumps(settings.redacted()))
     try:
-        app = create_app(settings)
+        app = create_app(settings, keyring=keyring)
     except (KeyringError, ValueError) as error:
         click.echo(f"Dokportal cannot start: {error}", err=True)
         sys.exit(2)
@@ -146,6 +201,8 @@ def _serve(settings: Settings, host: str, port: int) -> None:
         forwarded_allow_ips=settings.forwarded_allow_ips or None,
         server_header=False,
         timeout_keep_alive=5,
+        # Head size, idle and minimum-rate limits uvicorn's own protocol lacks (issue 12).
+        http=guarded_protocol(settings.server),
     )
 
 
@@ -158,11 +215,18 @@ def customer() -> None:
 @click.option("--number", required=True, help="Customer number (Kundennummer).")
 @click.option("--name", required=True, help="Name shown to the customer.")
 @click.option("--language", default=None, help="Preferred language (de, en, uk, ar, tr, ru, fa).")
-def customer_create(number: str, name: str, language: str | None) -> None:
-    """Create a customer and print a one-time activation code."""
+@click.option(
+    "--team",
+    default=None,
+    help="Slug of the team in charge (an existing team; default: DOKPORTAL_TENANT__DEFAULT_TEAM).",
+)
+def customer_create(number: str, name: str, language: str | None, team: str | None) -> None:
+    """Create a customer in a team and print a one-time activation code."""
     from dokportal import db
     from dokportal.accounts.services import issue_activation_code
     from dokportal.accounts.tables import Customer
+    from dokportal.staff.services import ensure_team
+    from dokportal.staff.tables import Team
 
     settings = load_settings()
     db.configure(settings)
@@ -175,7 +239,21 @@ def customer_create(number: str, name: str, language: str | None) -> None:
     async def create() -> str:
         if await Customer.exists().where(Customer.customer_number == number):
             raise click.ClickException(f"customer {number} already exists")
-        row = Customer(customer_number=number, display_name=name, preferred_language=lang)
+        if team is None:
+            # Every customer is in some team's inbox: the default team, made if missing.
+            in_charge = await ensure_team(settings.tenant.default_team)
+        else:
+            found = await Team.objects().where(Team.slug == team).first()
+            if found is None:
+                known = ", ".join(row["slug"] for row in await Team.select(Team.slug)) or "none"
+                raise click.ClickException(f"no team {team!r} (teams: {known})")
+            in_charge = found
+        row = Customer(
+            customer_number=number,
+            display_name=name,
+            preferred_language=lang,
+            team=in_charge.id,
+        )
         await row.save()
         return await issue_activation_code(row.id, settings.security.activation_code_days)
 
@@ -214,8 +292,9 @@ def notice() -> None:
 def notice_send(customer_number: str, title: str | None, pdf: Path) -> None:
     """Put a PDF notice into a customer's inbox (encrypted like every upload)."""
     from dokportal import db
+    from dokportal.audit import Actor
     from dokportal.crypto.keyring import Keyring
-    from dokportal.files import FileIngest
+    from dokportal.files import FileIngest, Ingested, scanning
     from dokportal.lib.errors import PortalError
     from dokportal.lib.formatting import file_size
     from dokportal.notices.services import PDF_ONLY, send_notice
@@ -240,6 +319,17 @@ def notice_send(customer_number: str, title: str | None, pdf: Path) -> None:
         max_words=file_size(settings.upload.max_file_bytes, "en"),
         allowed=PDF_ONLY,
     )
+
+    async def scan(ingested: Ingested) -> str:
+        return await scanning.scan_before_recording(
+            settings,
+            store,
+            keyring,
+            ingested,
+            actor=Actor(kind="cli", id="dokportal"),
+            subject=("customer", customer_number),
+        )
+
     try:
         row = _run(
             send_notice(
@@ -249,6 +339,7 @@ def notice_send(customer_number: str, title: str | None, pdf: Path) -> None:
                 chunks=chunks(),
                 ingest=ingest,
                 store=store,
+                scan=scan,
             )
         )
     except PortalError as error:
@@ -306,25 +397,32 @@ def keys_list() -> None:
 
 @keys.command("rewrap")
 def keys_rewrap() -> None:
-    """Rewrap every stored data key with the primary key (after a rotation; safe to repeat)."""
+    """Rewrap every wrapped secret with the primary key (after a rotation; safe to repeat).
+
+    Stored files (uploads and notices) and staff TOTP secrets alike: see wrapped_secrets.py.
+    """
     from dokportal import db
     from dokportal.crypto.keyring import Keyring
-    from dokportal.files.rewrap import rewrap_all
+    from dokportal.wrapped_secrets import rewrap_all
 
     settings = load_settings()
     db.configure(settings)
     keyring = Keyring.load(settings.keyring_path)
-    report = _run(rewrap_all(keyring, settings.tenant.slug))
-    click.echo(
-        f"examined {report.examined} stored files, rewrapped {report.rewrapped} "
-        f"to key {keyring.primary_id}"
-    )
+    counts = _run(rewrap_all(keyring, settings.tenant.slug))
+    for count in counts:
+        click.echo(
+            f"{count.label}: examined {count.examined}, rewrapped {count.rewrapped} "
+            f"to key {keyring.primary_id}"
+        )
 
 
 def _register_staff_commands() -> None:
     from dokportal.cli_staff import register
 
     register(main)
+    from dokportal.cli_scan import scan
+
+    main.add_command(scan)
 
 
 _register_staff_commands()

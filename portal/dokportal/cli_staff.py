@@ -176,17 +176,20 @@ def retention_run(days: int | None) -> None:
 @click.command("worker")
 @click.option("--once", is_flag=True, help="One round, then exit (cron or tests).")
 def worker(once: bool) -> None:
-    """Mail delivery, reminders and retention (the server also runs this in-process)."""
+    """Virus scans left pending, PDF safe copies, mail delivery, reminders and retention
+    (the server also runs this in-process)."""
     from dokportal import tasks
+    from dokportal.crypto.keyring import Keyring
     from dokportal.storage.factory import build_store
 
     settings = _setup()
     store = build_store(settings.storage)
+    keyring = Keyring.load(settings.keyring_path)
     if once:
-        _run(tasks.run_once(settings, store))
+        _run(tasks.run_once(settings, store, keyring))
         click.echo("done")
         return
-    asyncio.run(tasks.loop(settings, store))
+    asyncio.run(tasks.loop(settings, store, keyring))
 
 
 def register(main: click.Group) -> None:

@@ -7,6 +7,7 @@ suite) can choose SQLite or PostgreSQL without a second configuration file.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -28,7 +29,7 @@ def build_engine(database_url: str) -> Engine[Any]:
     parts = urlsplit(database_url)
     if parts.scheme == "sqlite":
         path = Path(unquote(parts.path.removeprefix("/")))
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _private_file(path)
         # WAL lets readers proceed during an upload's commit; busy timeout covers CLI + server.
         return PooledSQLiteEngine(path=str(path), timeout=30)
     return PostgresEngine(
@@ -43,9 +44,22 @@ def build_engine(database_url: str) -> Engine[Any]:
     )
 
 
+def _private_file(path: Path) -> None:
+    """Create the SQLite file 0600 in a 0700 folder (SQLite gives its -wal and -shm files the
+    database's mode), and tighten one an older version left readable: it holds names, dates
+    of birth and messages."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
+    except FileExistsError:
+        status = path.stat()
+        if status.st_mode & 0o077 and status.st_uid == os.getuid():
+            path.chmod(0o600)
+
+
 def all_tables() -> list[type[Table]]:
     """Every table of every domain, in dependency order."""
-    from dokportal.accounts.tables import AccessRequest, ActivationCode, Customer, Throttle
+    from dokportal.accounts.tables import AccessRequest, ActivationCode, Customer
     from dokportal.accounts.tables import Session as SessionRow
     from dokportal.api.tables import ApiToken
     from dokportal.audit.tables import AuditEvent
@@ -53,10 +67,12 @@ def all_tables() -> list[type[Table]]:
     from dokportal.files.tables import StoredFile
     from dokportal.mail.tables import MailJob
     from dokportal.notices.tables import Notice
+    from dokportal.sessions.tables import AttemptCounter
     from dokportal.staff.tables import OidcLogin, RecoveryCode, StaffAccount, StaffSession, Team
     from dokportal.workspace.tables import Note
 
     return [
+        AttemptCounter,
         Team,
         StaffAccount,
         StaffSession,
@@ -66,7 +82,6 @@ def all_tables() -> list[type[Table]]:
         AccessRequest,
         ActivationCode,
         SessionRow,
-        Throttle,
         StoredFile,
         Submission,
         SubmissionFile,

@@ -10,6 +10,7 @@ from piccolo.conf.apps import AppRegistry
 
 APP_REGISTRY = AppRegistry(
     apps=[
+        "dokportal.sessions.piccolo_app",
         "dokportal.staff.piccolo_app",
         "dokportal.accounts.piccolo_app",
         "dokportal.files.piccolo_app",

@@ -64,6 +64,10 @@ class TenantSettings(BaseModel):
     contact_phone: str = Field("06251 0000-0", min_length=3, max_length=40)
     # Address lines under the name on activation letters, separated by " | ".
     letterhead: str = Field("", max_length=500)
+    # The team (slug) of customers created without one on the command line, and of any
+    # customer still without a team when the migrations run: a customer without a team is
+    # in no inbox, so their documents would reach nobody. Created when first needed.
+    default_team: str = Field("team-1", pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
 
     _split = field_validator("languages", "categories", mode="before")(_split_csv)
 
@@ -160,19 +164,67 @@ class UploadSettings(BaseModel):
         return self.max_files * self.max_file_bytes + 1024 * 1024
 
 
+class ServerSettings(BaseModel):
+    """HTTP protocol limits, enforced by the server process itself (lib/http_protocol.py).
+
+    A reverse proxy usually has its own; these hold when there is none, or when it passes
+    slow or huge requests through. Times are in seconds, sizes in bytes."""
+
+    # The request line (method, target, version) and the whole head (line plus headers).
+    max_request_line_bytes: int = Field(8 * 1024, ge=256, le=1024 * 1024)
+    max_header_bytes: int = Field(32 * 1024, ge=1024, le=16 * 1024 * 1024)
+    # No byte of an unfinished request head or body for this long: 408, connection closed.
+    idle_timeout_seconds: float = Field(30, gt=0, le=3600)
+    # While a body is being sent, at least this many bytes in every window (unless the
+    # server itself paused reading): a phone on 2G sends ~5 KB/s, a trickle attack 1 B/s.
+    min_body_bytes_per_second: int = Field(1024, ge=0, le=100 * 1024 * 1024)
+    min_rate_window_seconds: float = Field(20, gt=0, le=3600)
+    # Uploads (multipart POSTs) one client address may have in progress at once. Not lower:
+    # customers behind one carrier-grade NAT address share it.
+    max_uploads_per_client: int = Field(8, ge=1, le=1000)
+
+
 class SecuritySettings(BaseModel):
-    """Session lifetimes and guessing limits (ASVS V2/V3)."""
+    """Session lifetimes and guessing limits (ASVS V2/V3); see sessions/limits.py."""
 
     session_idle_minutes: int = Field(30, ge=1, le=24 * 60)
     session_absolute_hours: int = Field(12, ge=1, le=7 * 24)
-    # Failed sign-ins before an account is locked, and for how long.
-    max_failed_logins: int = Field(5, ge=1, le=100)
+    # Sign-in limits. Per account name x client address (one guesser): this many quick tries
+    # for typos, then a pause before each further try that doubles from the first to the
+    # longest (2 s, 4 s, … 15 min): about 11 guesses in the first quarter hour, then four an
+    # hour, while the owner signing in from anywhere else is not slowed at all. A correct
+    # password clears the pair's history.
+    signin_free_attempts: int = Field(3, ge=1, le=20)
+    signin_first_pause_seconds: int = Field(2, ge=1, le=60)
+    signin_longest_pause_seconds: int = Field(900, ge=1, le=24 * 3600)
+    # Per account from all addresses together: a ceiling against guessing from many
+    # addresses. It must stay above twice what one address can reach through its pauses in
+    # one window (checked below; 2 x 11 with the defaults), so one attacker address can
+    # never lock the owner out; many addresses can, and then only until the window ends.
+    account_attempts_per_window: int = Field(40, ge=2, le=10000)
+    account_window_minutes: int = Field(15, ge=1, le=24 * 60)
+    # Staff codes (TOTP, recovery): the window for StaffSettings.max_failed_codes.
     lockout_minutes: int = Field(15, ge=1, le=24 * 60)
-    # Attempts one client address may make per window on activation and sign-in.
+    # Attempts one client address may make per window on activation and sign-in, over all
+    # accounts together (against trying one password on many accounts).
     client_attempts_per_window: int = Field(20, ge=1, le=10000)
     client_window_minutes: int = Field(15, ge=1, le=24 * 60)
     activation_code_days: int = Field(30, ge=1, le=365)
     password_min_length: int = Field(10, ge=8, le=128)
+
+    @model_validator(mode="after")
+    def _ceiling_above_one_client(self) -> SecuritySettings:
+        from dokportal.sessions.policy import pair_limit
+
+        one_client = 2 * pair_limit(self).burst(self.account_window_minutes * 60)
+        if self.account_attempts_per_window <= one_client:
+            raise ValueError(
+                f"account_attempts_per_window must be above {one_client}: one client address "
+                "alone could otherwise lock an account (raise it or lengthen the pauses)"
+            )
+        if self.signin_longest_pause_seconds < self.signin_first_pause_seconds:
+            raise ValueError("signin_longest_pause_seconds must not be below the first pause")
+        return self
 
 
 class StaffSettings(BaseModel):
@@ -180,7 +232,8 @@ class StaffSettings(BaseModel):
 
     # Accept the previous and next 30-second step too: phone clocks drift.
     totp_valid_window: int = Field(1, ge=0, le=2)
-    # Wrong TOTP or recovery codes before the staff account is locked (lockout_minutes).
+    # Wrong TOTP or recovery codes per account (from any address) within
+    # SecuritySettings.lockout_minutes; then codes are refused until the window ends.
     max_failed_codes: int = Field(5, ge=1, le=100)
     # Staff sessions idle out sooner than customers': workstations are shared.
     session_idle_minutes: int = Field(30, ge=1, le=24 * 60)
@@ -272,6 +325,42 @@ class WorkerSettings(BaseModel):
     interval_seconds: int = Field(30, ge=1, le=3600)
 
 
+class ScanSettings(BaseModel):
+    """Virus scanning with ClamAV (clamd). Empty ``clamd``: files are not scanned and are
+    served as before, marked "not scanned"; set, every stored file is scanned before anyone
+    can open it (files/scanning.py)."""
+
+    # unix:///run/clamav/clamd.ctl or tcp://clamd:3310; empty = no scanner.
+    clamd: str = ""
+    # One file's whole scan (connect, stream, answer); a stalled clamd counts as down.
+    timeout_seconds: float = Field(120, gt=0, le=3600)
+    # clamd's StreamMaxLength (its default is 25 MiB); must cover the largest upload.
+    stream_max_mb: int = Field(25, ge=1, le=4096)
+    # Files waiting because clamd was down or erred are retried with doubling delay (capped
+    # at 5 min while clamd is unreachable, never given up; at 1 h after ERROR answers); after
+    # this many failed tries ending in an ERROR answer the file is marked "could not be
+    # checked" and stays closed.
+    max_errors: int = Field(5, ge=1, le=100)
+    backoff_seconds: int = Field(30, ge=1, le=3600)
+
+    @field_validator("clamd")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        from dokportal.files.clamd import ClamdAddress
+
+        if value:
+            ClamdAddress.parse(value)
+        return value
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.clamd)
+
+    @property
+    def stream_max_bytes(self) -> int:
+        return self.stream_max_mb * 1024 * 1024
+
+
 class Settings(BaseSettings):
     """Everything configurable about one tenant's portal process."""
 
@@ -285,6 +374,7 @@ class Settings(BaseSettings):
     tenant: TenantSettings = TenantSettings()
     storage: StorageSettings = StorageSettings()
     upload: UploadSettings = UploadSettings()
+    server: ServerSettings = ServerSettings()
     security: SecuritySettings = SecuritySettings()
     staff: StaffSettings = StaffSettings()
     oidc: OidcSettings = OidcSettings()
@@ -292,10 +382,14 @@ class Settings(BaseSettings):
     delivery: DeliverySettings = DeliverySettings()
     retention: RetentionSettings = RetentionSettings()
     worker: WorkerSettings = WorkerSettings()
+    scan: ScanSettings = ScanSettings()
 
     # sqlite:///path or postgresql://user:pass@host:port/db
     database_url: SecretStr = SecretStr("sqlite:///var/dokportal.sqlite3")
     keyring_path: Path = Path("var/keyring.json")
+    # A keyring readable by its group or others is a start-up error unless this is true
+    # (then a warning): Kubernetes makes a Secret mounted with fsGroup group-readable.
+    keyring_allow_shared: bool = False
     # Signs CSRF tokens; must be shared by all replicas. Generated into var/ when empty.
     session_secret: SecretStr = SecretStr("")
     public_base_url: str = "http://127.0.0.1:8000"
@@ -321,6 +415,15 @@ class Settings(BaseSettings):
         if parts.scheme not in {"http", "https"} or not parts.netloc:
             raise ValueError("public_base_url must be an absolute http(s) URL")
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _scan_covers_uploads(self) -> Settings:
+        if self.scan.enabled and self.scan.stream_max_bytes < self.upload.max_file_bytes:
+            raise ValueError(
+                "scan.stream_max_mb must be at least upload.max_file_mb "
+                "(and clamd's StreamMaxLength as large), or large files could never be scanned"
+            )
+        return self
 
     @property
     def secure_cookies(self) -> bool:

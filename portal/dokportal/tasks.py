@@ -1,4 +1,5 @@
-"""The periodic work of a portal process: deliver mail, queue reminders, apply retention.
+"""The periodic work of a portal process: scan pending files, deliver mail, queue
+reminders, apply retention, make PDF safe copies, forget stale sign-in counters.
 
 One loop in the app's lifespan. With several replicas each runs it: every step claims its
 rows with conditional updates, so doing it twice at the same moment changes nothing.
@@ -11,17 +12,24 @@ import logging
 
 from dokportal.audit import record
 from dokportal.audit.services import SYSTEM
+from dokportal.crypto.keyring import Keyring
+from dokportal.files import safe_copies, scanning
 from dokportal.mail import services as mail
 from dokportal.notices import delivery
 from dokportal.retention import services as retention
+from dokportal.sessions import limits
 from dokportal.settings import Settings
 from dokportal.storage import BlobStore
 
 log = logging.getLogger("dokportal.tasks")
 
 
-async def run_once(settings: Settings, store: BlobStore) -> None:
-    """One round: reminders first (so they go out in the same round), then the outbox."""
+async def run_once(settings: Settings, store: BlobStore, keyring: Keyring | None = None) -> None:
+    """One round: files waiting for the virus scan (clamd may be back), then reminders
+    (so they go out in the same round), then the outbox; safe copies of PDFs with active
+    content when the keyring is at hand."""
+    if settings.scan.enabled:
+        await scanning.scan_due(settings, store, keyring or Keyring.load(settings.keyring_path))
     for notice in await delivery.queue_reminders(settings.delivery):
         await record(SYSTEM, "notice.reminder_queued", "notice", notice.id)
     sent, failed = await mail.deliver_due(
@@ -33,12 +41,15 @@ async def run_once(settings: Settings, store: BlobStore) -> None:
     for job in failed:
         await record(SYSTEM, f"mail.failed.{job.kind}", job.object_type, job.object_id)
     await retention.run(store, settings.retention.delete_transferred_after_days)
+    await limits.forget_stale()
+    if keyring is not None:
+        await safe_copies.make_pending(store, keyring, settings.tenant.slug)
 
 
-async def loop(settings: Settings, store: BlobStore) -> None:
+async def loop(settings: Settings, store: BlobStore, keyring: Keyring | None = None) -> None:
     while True:
         try:
-            await run_once(settings, store)
+            await run_once(settings, store, keyring)
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -31,6 +31,11 @@ PORTAL_VALUES: dict[str, list[str]] = {
         "rewrap.enabled=true",
         "keyring.primaryKeyId=k-20261125-abcdef",
     ],
+    "virus scan (clamd + freshclam)": [
+        "virusScan.enabled=true",
+        "upload.maxFileMB=40",
+        "virusScan.streamMaxMB=40",
+    ],
 }
 
 
@@ -195,4 +200,47 @@ def test_portal_accepts_the_charts_configuration(
     assert settings.storage.kind == "s3" and settings.storage.s3_bucket == "jc-viernheim"
     assert settings.public_base_url == "https://portal.example.org"
     assert str(settings.keyring_path) == "/etc/dokportal/keyring/keyring.json"
+    # fsGroup makes the mounted Secret group-readable (0440): allowed there, with a warning.
+    assert settings.keyring_allow_shared is True
     assert settings.tenant.languages == ["de", "en", "uk", "ar", "tr", "ru", "fa"]
+
+
+def test_portal_chart_refuses_a_clamd_limit_below_the_upload_limit(control_plane: Cluster) -> None:
+    result = control_plane.run(
+        "helm",
+        "template",
+        "p",
+        str(PORTAL_CHART),
+        "--set",
+        "virusScan.enabled=true",
+        "--set",
+        "upload.maxFileMB=40",
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "virusScan.streamMaxMB must be at least upload.maxFileMB" in result.stderr
+
+
+def test_portal_accepts_the_virus_scan_configuration(
+    control_plane: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The chart's clamd and the portal agree: address, port and stream limit."""
+    from dokportal.settings import Settings
+
+    sets = [a for v in PORTAL_VALUES["virus scan (clamd + freshclam)"] for a in ("--set", v)]
+    objects = _template(control_plane, "portal", str(PORTAL_CHART), *sets)
+    by_name = {(obj["kind"], obj["metadata"]["name"]): obj for obj in objects}
+    for name, value in by_name[("ConfigMap", "portal-config")]["data"].items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("DOKPORTAL_SESSION_SECRET", "s" * 40)
+    settings = Settings()
+    assert settings.scan.clamd == "tcp://portal-clamd:3310"
+    assert settings.scan.stream_max_mb == 40 == settings.upload.max_file_mb
+    service = by_name[("Service", "portal-clamd")]
+    assert service["spec"]["ports"][0]["port"] == 3310
+    clamd_conf = by_name[("ConfigMap", "portal-clamd")]["data"]["clamd.conf"]
+    assert "StreamMaxLength 40M" in clamd_conf and "TCPSocket 3310" in clamd_conf
+    # Only the portal's pods may reach clamd.
+    policy = by_name[("NetworkPolicy", "portal-clamd")]["spec"]
+    (rule,) = policy["ingress"]
+    assert rule["from"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == "portal"

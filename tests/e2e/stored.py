@@ -38,7 +38,12 @@ async def files_of(reference: str) -> list[dict[str, str]]:
         stored = await StoredFile.objects().where(StoredFile.id == link.stored_file).first()
         assert stored is not None
         content = b"".join(
-            [chunk async for chunk in open_decrypted(store, keyring, settings.tenant.slug, stored)]
+            [
+                chunk
+                async for chunk in await open_decrypted(
+                    store, keyring, settings.tenant.slug, stored
+                )
+            ]
         )
         result.append(
             {

@@ -72,9 +72,9 @@ class PortalClient(httpx.AsyncClient):
     directly and run its lifespan here.
     """
 
-    def __init__(self, app: Litestar) -> None:
+    def __init__(self, app: Litestar, address: str = "127.0.0.1") -> None:
         super().__init__(
-            transport=httpx.ASGITransport(app=app, client=("127.0.0.1", 50000)),  # type: ignore[arg-type]
+            transport=httpx.ASGITransport(app=app, client=(address, 50000)),  # type: ignore[arg-type]
             base_url="http://testserver",
             # Tests look at each redirect themselves: where it points is part of the behaviour.
             follow_redirects=False,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import struct
 import zlib
 
@@ -81,3 +82,43 @@ def png_claiming(width: int, height: int) -> bytes:
         + chunk(b"IDAT", zlib.compress(b"\0" * 64))
         + chunk(b"IEND", b"")
     )
+
+
+def padded_pdf_frame(size: int) -> tuple[bytes, int, bytes]:
+    """Head, stream length and tail of a valid one-page PDF of exactly ``size`` bytes whose
+    one stream (head + ``length`` bytes + tail) may hold anything: big test and bench PDFs
+    written without holding them in memory."""
+    head = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>",
+    ]
+
+    def build(length: int) -> tuple[bytes, bytes]:
+        out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+        offsets = []
+        for number, body in enumerate(head, start=1):
+            offsets.append(len(out))
+            out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+        offsets.append(len(out))
+        out += b"4 0 obj\n<< /Length %010d >>\nstream\n" % length
+        tail = bytearray(b"\nendstream\nendobj\n")
+        xref = len(out) + length + len(tail)
+        tail += b"xref\n0 5\n0000000000 65535 f \n"
+        tail += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+        tail += b"trailer\n<< /Size 5 /Root 1 0 R >>\nstartxref\n%010d\n%%%%EOF\n" % xref
+        return bytes(out), bytes(tail)
+
+    overhead = sum(map(len, build(0)))
+    if size < overhead:
+        raise ValueError(f"a padded PDF has at least {overhead} bytes")
+    start, end = build(size - overhead)
+    return start, size - overhead, end
+
+
+def padded_pdf(size: int, fill: bytes | None = None) -> bytes:
+    """A valid one-page PDF of exactly ``size`` bytes: the rest is one stream of random
+    (incompressible) bytes, or ``fill`` repeated. For tests that need big real PDFs."""
+    start, length, end = padded_pdf_frame(size)
+    data = os.urandom(length) if fill is None else (fill * (length // len(fill) + 1))[:length]
+    return start + data + end

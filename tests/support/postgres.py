@@ -41,9 +41,77 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class PostgresServer:
+    """One initialised cluster whose server a test can stop and start again (an outage)."""
+
+    def __init__(self, bindir: Path, base: Path, port: int, user: tuple[int, int] | None) -> None:
+        self.bindir = bindir
+        self.base = base
+        self.port = port
+        self._user = user
+        self._log = base / "log"
+        self._server: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start the server and wait until it accepts connections."""
+        uid, gid = self._user or (None, None)
+        with self._log.open("ab") as log_handle:
+            self._server = subprocess.Popen(
+                [
+                    str(self.bindir / "postgres"),
+                    "-D",
+                    str(self.base / "data"),
+                    "-p",
+                    str(self.port),
+                    "-k",
+                    str(self.base),
+                    "-c",
+                    "listen_addresses=127.0.0.1",
+                    "-c",
+                    "fsync=off",
+                    "-c",
+                    "synchronous_commit=off",
+                    "-c",
+                    "full_page_writes=off",
+                    "-c",
+                    "max_connections=200",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=log_handle,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+                user=uid,
+                group=gid,
+                extra_groups=[] if uid is not None else None,
+            )
+        deadline = time.monotonic() + 60
+        while True:
+            ready = subprocess.run(
+                [str(self.bindir / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port), "-q"],
+                check=False,
+            )
+            if ready.returncode == 0:
+                return
+            if self._server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"PostgreSQL did not start: {self._log.read_text()[-2000:]}")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        """Fast shutdown (SIGINT): open sessions are terminated, as when a server goes down."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, 9)
+            server.wait()
+
+
 @contextlib.contextmanager
-def running_postgres() -> Iterator[str]:
-    """Yield a ``postgresql://`` URL of a fresh cluster; stop and remove it afterwards."""
+def postgres_server() -> Iterator[tuple[PostgresServer, str]]:
+    """A fresh cluster, running: the server handle and the ``postgresql://`` URL."""
     bindir = find_bindir()
     if bindir is None:
         raise FileNotFoundError("PostgreSQL server binaries (initdb) not found")
@@ -55,19 +123,17 @@ def running_postgres() -> Iterator[str]:
     data = base / "data"
     # As root, run the binaries directly as the postgres user (no runuser in between), so
     # the server is our own child and can be told to die with us (PR_SET_PDEATHSIG).
-    uid: int | None = None
-    gid: int | None = None
-    groups: list[int] | None = None
+    user: tuple[int, int] | None = None
     if os.geteuid() == 0:
-        user = pwd.getpwnam("postgres")
-        os.chown(base, user.pw_uid, user.pw_gid)
-        uid, gid, groups = user.pw_uid, user.pw_gid, []
+        entry = pwd.getpwnam("postgres")
+        os.chown(base, entry.pw_uid, entry.pw_gid)
+        user = (entry.pw_uid, entry.pw_gid)
     port = _free_port()
     password = "dokportal-test"
     pwfile = base / "pw"
     pwfile.write_text(password)
-    if uid is not None:
-        os.chown(pwfile, pwd.getpwnam("postgres").pw_uid, -1)
+    if user is not None:
+        os.chown(pwfile, user[0], -1)
     subprocess.run(
         [
             str(bindir / "initdb"),
@@ -87,51 +153,13 @@ def running_postgres() -> Iterator[str]:
         check=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
-        user=uid,
-        group=gid,
-        extra_groups=groups,
+        user=user[0] if user else None,
+        group=user[1] if user else None,
+        extra_groups=[] if user else None,
     )
-    log = base / "log"
-    log_handle = log.open("wb")
-    server = subprocess.Popen(
-        [
-            str(bindir / "postgres"),
-            "-D",
-            str(data),
-            "-p",
-            str(port),
-            "-k",
-            str(base),
-            "-c",
-            "listen_addresses=127.0.0.1",
-            "-c",
-            "fsync=off",
-            "-c",
-            "synchronous_commit=off",
-            "-c",
-            "full_page_writes=off",
-            "-c",
-            "max_connections=200",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=log_handle,
-        start_new_session=True,
-        preexec_fn=_die_with_parent,
-        user=uid,
-        group=gid,
-        extra_groups=groups,
-    )
+    server = PostgresServer(bindir, base, port, user)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            ready = subprocess.run(
-                [str(bindir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port), "-q"], check=False
-            )
-            if ready.returncode == 0:
-                break
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"PostgreSQL did not start: {log.read_text()[-2000:]}")
-            time.sleep(0.1)
+        server.start()
         env = {**os.environ, "PGPASSWORD": password}
         subprocess.run(
             [
@@ -147,13 +175,14 @@ def running_postgres() -> Iterator[str]:
             check=True,
             env=env,
         )
-        yield f"postgresql://dokportal:{password}@127.0.0.1:{port}/dokportal"
+        yield server, f"postgresql://dokportal:{password}@127.0.0.1:{port}/dokportal"
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, 9)
-            server.wait()
-        log_handle.close()
+        server.stop()
         shutil.rmtree(base, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def running_postgres() -> Iterator[str]:
+    """Yield a ``postgresql://`` URL of a fresh cluster; stop and remove it afterwards."""
+    with postgres_server() as (_, url):
+        yield url

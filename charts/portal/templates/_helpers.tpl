@@ -72,6 +72,9 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- if not (has .Values.tenant.defaultLanguage .Values.tenant.languages) -}}
 {{- fail (printf "tenant.defaultLanguage %q is not among tenant.languages" .Values.tenant.defaultLanguage) -}}
 {{- end -}}
+{{- if and .Values.virusScan.enabled (lt (int .Values.virusScan.streamMaxMB) (int .Values.upload.maxFileMB)) -}}
+{{- fail "virusScan.streamMaxMB must be at least upload.maxFileMB, or large files could never be scanned" -}}
+{{- end -}}
 {{- if and .Values.rewrap.enabled (not .Values.keyring.primaryKeyId) -}}
 {{- fail "rewrap.enabled needs keyring.primaryKeyId (the new primary the Job rewraps to)" -}}
 {{- end -}}
@@ -97,6 +100,9 @@ DOKPORTAL_PUBLIC_BASE_URL: {{ include "portal.publicBaseUrl" . | quote }}
 DOKPORTAL_UPLOAD__MAX_FILE_MB: {{ .Values.upload.maxFileMB | quote }}
 DOKPORTAL_UPLOAD__MAX_FILES: {{ .Values.upload.maxFiles | quote }}
 DOKPORTAL_KEYRING_PATH: "/etc/dokportal/keyring/keyring.json"
+{{- /* With fsGroup the kubelet makes the mounted Secret 0440, readable by the pod's own
+group 10001; the portal refuses a group-readable keyring unless told (and then warns). */}}
+DOKPORTAL_KEYRING_ALLOW_SHARED: "true"
 DOKPORTAL_STORAGE__KIND: {{ .Values.storage.kind | quote }}
 {{- if eq .Values.storage.kind "s3" }}
 DOKPORTAL_STORAGE__S3_ENDPOINT: {{ .Values.storage.s3.endpoint | quote }}
@@ -109,6 +115,44 @@ DOKPORTAL_STORAGE__FOLDER: "/data/blobs"
 {{- if eq .Values.database.kind "sqlite" }}
 DOKPORTAL_DATABASE_URL: "sqlite:////data/dokportal.sqlite3"
 {{- end }}
+{{- if .Values.virusScan.enabled }}
+DOKPORTAL_SCAN__CLAMD: {{ include "portal.clamdUrl" . | quote }}
+DOKPORTAL_SCAN__STREAM_MAX_MB: {{ .Values.virusScan.streamMaxMB | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* clamd (templates/clamd.yaml): labels that the portal's own selectors do not match. */}}
+{{- define "portal.clamdSelectorLabels" -}}
+app.kubernetes.io/name: clamav
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: clamd
+{{- end -}}
+
+{{- define "portal.clamdLabels" -}}
+{{ include "portal.clamdSelectorLabels" . }}
+app.kubernetes.io/part-of: dokportal
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{- define "portal.clamdUrl" -}}
+{{- default (printf "tcp://%s-clamd:3310" (include "portal.fullname" .)) .Values.virusScan.externalUrl -}}
+{{- end -}}
+
+{{- define "portal.clamdImage" -}}
+{{- printf "%s:%s" .Values.virusScan.image.repository .Values.virusScan.image.tag -}}
+{{- end -}}
+
+{{- define "portal.clamdMounts" -}}
+- name: config
+  mountPath: /etc/clamav-dokportal
+  readOnly: true
+- name: signatures
+  mountPath: /var/lib/clamav
+- name: tmp
+  mountPath: /tmp
 {{- end -}}
 
 {{/* Secret settings, as container env entries (shared by the Deployment and the Jobs). */}}

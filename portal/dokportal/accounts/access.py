@@ -6,13 +6,13 @@ used to find out who is a customer; requests are throttled per client and each i
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from urllib.parse import urlencode
 
-from dokportal.accounts import throttle
 from dokportal.accounts.services import issue_activation_code
 from dokportal.accounts.tables import AccessRequest, Customer
 from dokportal.mail.services import enqueue
+from dokportal.sessions import limits, policy
 from dokportal.settings import Settings
 
 
@@ -25,12 +25,7 @@ async def request_access(
 ) -> AccessRequest | None:
     """Queue a letter (or mail a one-time link) when everything matches; else nothing."""
     rules = settings.security
-    await throttle.hit(
-        f"access:{client}",
-        rules.client_attempts_per_window,
-        timedelta(minutes=rules.client_window_minutes),
-        settings.tenant.timezone,
-    )
+    await limits.take(policy.per_client(rules, "access", client), settings.tenant.timezone)
     try:
         born = date.fromisoformat(birth.strip())
     except ValueError:

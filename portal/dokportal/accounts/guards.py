@@ -17,7 +17,8 @@ async def provide_customer(request: Request[Any, Any, Any]) -> Customer:
     session = page_state(request).session
     if session is None:
         raise SignInRequired()
-    return session.customer
+    customer: Customer = session.customer
+    return customer
 
 
 # Handler parameter type for the signed-in customer (injected by name).

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from piccolo.columns import Column
-
-from dokportal.accounts import codes, throttle
+from dokportal.accounts import codes
 from dokportal.accounts.passwords import (
     hash_password_async,
     needs_rehash,
@@ -17,9 +13,12 @@ from dokportal.accounts.passwords import (
     verify_password_async,
 )
 from dokportal.accounts.tables import ActivationCode, Customer, Session
-from dokportal.lib.errors import BadRequest, PortalError, TooManyAttempts
-from dokportal.lib.formatting import clock_time
+from dokportal.lib.errors import BadRequest, PortalError
+from dokportal.sessions import limits, policy
+from dokportal.sessions.store import SessionStore
 from dokportal.settings import SecuritySettings
+
+SESSIONS = SessionStore(Session, owner="customer")
 
 
 class ActivationFailed(BadRequest):
@@ -36,10 +35,6 @@ class SignInFailed(PortalError):
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 async def issue_activation_code(customer_id: int, valid_days: int) -> str:
@@ -69,15 +64,15 @@ async def activate(
     timezone: str = "UTC",
 ) -> Customer:
     """Check the code, set the password, burn the code. Throttled per client address."""
-    key = f"activate:{client}"
-    window = timedelta(minutes=rules.client_window_minutes)
-    await throttle.ensure_allowed(key, rules.client_attempts_per_window, window, timezone)
-    try:
-        return await _activate(customer_number, code, password, repeat, rules)
-    except ActivationFailed as error:
-        if not error.problems:  # a rejected password is no guess; a wrong code is
-            await throttle.record_failure(key, window)
-        raise
+    async with limits.guarded(
+        policy.per_client(rules, "activate", client), timezone=timezone
+    ) as attempt:
+        try:
+            return await _activate(customer_number, code, password, repeat, rules)
+        except ActivationFailed as error:
+            # A rejected new password is no guess; a wrong code is.
+            attempt.not_a_guess = bool(error.problems)
+            raise
 
 
 async def _activate(
@@ -130,8 +125,6 @@ async def _activate(
             {
                 Customer.password_hash: new_hash,
                 Customer.activated_at: now,
-                Customer.failed_logins: 0,
-                Customer.locked_until: None,
             }
         ).where(Customer.id == customer.id)
     customer.activated_at = now
@@ -146,55 +139,26 @@ async def sign_in(
     rules: SecuritySettings,
     timezone: str = "UTC",
 ) -> Customer:
-    """Verify credentials; lock the account after repeated failures."""
-    key = f"signin:{client}"
-    window = timedelta(minutes=rules.client_window_minutes)
-    await throttle.ensure_allowed(key, rules.client_attempts_per_window, window, timezone)
-    try:
-        return await _sign_in(customer_number, password, rules, timezone)
-    except (SignInFailed, TooManyAttempts):
-        await throttle.record_failure(key, window)
-        raise
+    """Verify credentials, counted before the check (see :mod:`dokportal.sessions.limits`).
 
-
-async def _sign_in(
-    customer_number: str, password: str, rules: SecuritySettings, timezone: str
-) -> Customer:
-    customer = (
-        await Customer.objects().where(Customer.customer_number == customer_number.strip()).first()
-    )
-    now = _now()
-    if customer is not None and customer.locked_until is not None and customer.locked_until > now:
-        raise TooManyAttempts(
-            "Too many failed sign-ins. Your account is locked until %(time)s. "
-            "Please try again then.",
-            time=clock_time(customer.locked_until, timezone),
-        )
-    valid = await verify_password_async(customer.password_hash if customer else "", password)
-    if customer is None or not valid or customer.activated_at is None:
-        if customer is not None:
-            failed = customer.failed_logins + 1
-            locked_until = None
-            if failed >= rules.max_failed_logins:
-                locked_until = now + timedelta(minutes=rules.lockout_minutes)
-                failed = 0
+    Known and unknown customer numbers take the same path: the same counters, a password
+    hash checked (a dummy one when there is no account), the same answers.
+    """
+    number = customer_number.strip()
+    counters, pair = policy.sign_in(rules, "customer", number.upper(), client)
+    async with limits.guarded(counters, reset_on_success=(pair,), timezone=timezone):
+        customer = await Customer.objects().where(Customer.customer_number == number).first()
+        stored = customer.password_hash if customer is not None else ""
+        valid = await verify_password_async(stored, password)
+        if customer is None or not valid or customer.activated_at is None:
+            raise SignInFailed("The customer number or the password is not correct.")
+        if customer.disabled_at is not None:
+            raise SignInFailed("This access is locked. Please contact your jobcenter.")
+        if needs_rehash(customer.password_hash):
             await Customer.update(
-                {Customer.failed_logins: failed, Customer.locked_until: locked_until}
+                {Customer.password_hash: await hash_password_async(password)}
             ).where(Customer.id == customer.id)
-            if locked_until is not None:
-                raise TooManyAttempts(
-                    "Too many failed sign-ins. Your account is locked until %(time)s. "
-                    "Please try again then.",
-                    time=clock_time(locked_until, timezone),
-                )
-        raise SignInFailed("The customer number or the password is not correct.")
-    if customer.disabled_at is not None:
-        raise SignInFailed("This access is locked. Please contact your jobcenter.")
-    changes: dict[Column | str, object] = {Customer.failed_logins: 0, Customer.locked_until: None}
-    if needs_rehash(customer.password_hash):
-        changes[Customer.password_hash] = await hash_password_async(password)
-    await Customer.update(changes).where(Customer.id == customer.id)
-    return customer
+        return customer
 
 
 @dataclass(frozen=True)
@@ -205,45 +169,23 @@ class ActiveSession:
 
 async def start_session(customer_id: int, rules: SecuritySettings) -> str:
     """A fresh session token (the cookie value); a new one at every sign-in."""
-    token = secrets.token_urlsafe(32)
-    now = _now()
-    await Session.insert(
-        Session(
-            token_hash=_token_hash(token),
-            customer=customer_id,
-            created_at=now,
-            last_seen_at=now,
-            expires_at=now + timedelta(hours=rules.session_absolute_hours),
-        )
-    )
-    return token
+    return await SESSIONS.start(customer_id, timedelta(hours=rules.session_absolute_hours))
 
 
 async def resume_session(token: str | None, rules: SecuritySettings) -> ActiveSession | None:
     """The session for a cookie value, if it has neither idled out nor reached its end."""
-    if not token or len(token) > 128:
-        return None
-    digest = _token_hash(token)
-    row = await Session.objects().where(Session.token_hash == digest).first()
+    row = await SESSIONS.resume(token, timedelta(minutes=rules.session_idle_minutes))
     if row is None:
         return None
-    now = _now()
-    idle_limit = timedelta(minutes=rules.session_idle_minutes)
-    if row.expires_at <= now or now - row.last_seen_at > idle_limit:
-        await Session.delete().where(Session.id == row.id)
-        return None
-    customer = await Customer.objects().where(Customer.id == row.customer).first()
+    customer = await Customer.objects().where(Customer.id == row["customer"]).first()
     if customer is None or customer.disabled_at is not None:
         return None
-    # Touch at most once a minute: keeps the idle timer honest without a write per request.
-    if now - row.last_seen_at > timedelta(minutes=1):
-        await Session.update({Session.last_seen_at: now}).where(Session.id == row.id)
-    return ActiveSession(customer=customer, token_hash=digest)
+    return ActiveSession(customer=customer, token_hash=row["token_hash"])
 
 
 async def end_session(token_hash: str) -> None:
-    await Session.delete().where(Session.token_hash == token_hash)
+    await SESSIONS.end(token_hash)
 
 
 async def end_all_sessions(customer_id: int) -> None:
-    await Session.delete().where(Session.customer == customer_id)
+    await SESSIONS.end_all(customer_id)

@@ -1,4 +1,4 @@
-"""Accounts: customers, activation codes, sessions, throttles and access requests."""
+"""Accounts: customers, activation codes, sessions and access requests."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from piccolo.columns import (
     Boolean,
     Date,
     ForeignKey,
-    Integer,
     Serial,
     Timestamptz,
     Varchar,
@@ -29,8 +28,6 @@ class Customer(Table, tablename="customer"):
     # argon2id hash; empty until activation.
     password_hash = Varchar(length=255, default="")
     activated_at = Timestamptz(null=True, default=None)
-    failed_logins = Integer(default=0)
-    locked_until = Timestamptz(null=True, default=None)
     created_at = Timestamptz(default=TimestamptzNow())
     # Staff side (issue 4): the team in charge, contact for notifications, identity check
     # for online access requests, a lock set by staff, and consent to electronic delivery
@@ -67,16 +64,6 @@ class Session(Table, tablename="customer_session"):
     created_at = Timestamptz(default=TimestamptzNow())
     last_seen_at = Timestamptz(default=TimestamptzNow())
     expires_at = Timestamptz()
-
-
-class Throttle(Table, tablename="throttle"):
-    """Attempts per key (client address or account) in a fixed window, shared by replicas."""
-
-    id = Serial(primary_key=True)
-
-    key = Varchar(length=128, unique=True, index=True)
-    window_start = Timestamptz(default=TimestamptzNow())
-    attempts = Integer(default=0)
 
 
 class AccessRequest(Table, tablename="access_request"):

@@ -21,7 +21,8 @@ from dokportal.api.schemas import (
 )
 from dokportal.audit import record
 from dokportal.documents.tables import Submission
-from dokportal.files import open_decrypted
+from dokportal.files import open_decrypted, scanning
+from dokportal.files.names import with_type_extension
 from dokportal.lib.downloads import attachment_headers
 from dokportal.lib.runtime import runtime_of
 from dokportal.lib.web import TOKEN_AUTH
@@ -90,11 +91,13 @@ class ExportApiController(Controller):
             files=[
                 FileInfo(
                     position=index,
-                    name=stored.display_name,
+                    name=with_type_extension(stored.display_name, stored.content_type),
                     content_type=stored.content_type,
                     size=stored.size,
                     sha256=stored.sha256,
+                    scan=stored.scan_state,
                     url=f"/api/v1/submissions/{row.reference}/files/{index}",
+                    active_content=[kind for kind in stored.active_content.split(",") if kind],
                 )
                 for index, stored in enumerate(files)
             ],
@@ -111,15 +114,19 @@ class ExportApiController(Controller):
         runtime = runtime_of(request)
         row = await services.submission(reference)
         stored = await file_at(row.id, position)
+        scanning.ensure_servable(stored)  # 409 while being checked, 403 when quarantined
+        plain = await open_decrypted(
+            runtime.store, runtime.keyring, runtime.settings.tenant.slug, stored
+        )
         await record(api_actor(request), "api.file_read", "stored_file", stored.id)
-        headers = attachment_headers(stored.display_name)
+        headers = attachment_headers(with_type_extension(stored.display_name, stored.content_type))
         headers["content-length"] = str(stored.size)
         headers["x-content-sha256"] = stored.sha256
         # RFC 9530: the digest of the representation, base64 of the raw SHA-256.
         raw = bytes.fromhex(stored.sha256)
         headers["repr-digest"] = f"sha-256=:{base64.b64encode(raw).decode()}:"
         return Stream(
-            open_decrypted(runtime.store, runtime.keyring, runtime.settings.tenant.slug, stored),
+            plain,
             media_type=stored.content_type,
             headers=headers,
         )
@@ -132,6 +139,9 @@ class ExportApiController(Controller):
     )
     async def acknowledge(self, request: AnyRequest, reference: FromPath[str]) -> Acknowledged:
         row = await services.submission(reference)
+        # Not while a file is still being checked: the e-file would not have it yet, and
+        # retention counts from the acknowledgement.
+        scanning.split_servable(await files_of(row.id))
         changed = await services.acknowledge(row)
         if changed:
             await record(api_actor(request), "api.acknowledged", "submission", row.reference)

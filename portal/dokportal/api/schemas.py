@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 
@@ -13,7 +13,13 @@ class FileInfo:
     content_type: str
     size: int
     sha256: str
+    # Virus scan: clean, unscanned (no scanner configured), pending (ask again later),
+    # infected (quarantined, never served) or error (could not be checked, never served).
+    scan: str
     url: str
+    # Active content found in a PDF (javascript, launch, embedded-files, xfa, ...): the file is
+    # the original as received; open it with care. Empty for harmless files.
+    active_content: list[str] = field(default_factory=list)
 
 
 @dataclass

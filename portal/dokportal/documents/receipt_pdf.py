@@ -56,6 +56,17 @@ def receipt_pdf(
         pdf.multi_cell(
             width, 5, f"SHA-256: {item.sha256}", align="L", new_x="LMARGIN", new_y="NEXT"
         )
+        if item.rejected:  # the virus scan refused it: the office will not open it
+            line(tr("We could not accept the file %(name)s.") % {"name": item.name}, size_pt=9)
+        elif item.content_type in ("image/jpeg", "image/png"):
+            line(
+                tr(
+                    "Location data and camera details were removed from this photo before it "
+                    "was stored."
+                ),
+                height=5,
+                size_pt=8,
+            )
         pdf.ln(1)
     pdf.ln(4)
     line(

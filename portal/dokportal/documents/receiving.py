@@ -1,7 +1,8 @@
 """Turning a streamed upload form into stored, encrypted files — or into nothing at all.
 
-Either every file of a submission is durably stored and returned, or every blob written so
-far is removed again before the error propagates.
+The generic part (CSRF first, field limits, clean-up on failure) is the one streaming form
+reader, :mod:`dokportal.files.form_reader`; this module says what the upload form's fields
+mean and where its file parts go.
 
 Photos become pages of one PDF (:mod:`dokportal.documents.scan`) when they arrive as
 ``pages`` (the scan widget) or as ``files`` after a ticked ``combine`` box. The box is placed
@@ -11,18 +12,19 @@ without buffering.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 
-from dokportal.documents.multipart import Event, PartData, PartEnd, PartStart
 from dokportal.documents.scan import SCAN_NAME, PhotoOrFile, Scan, ScanLimits, Sink
 from dokportal.files import FileIngest, Ingested
-from dokportal.lib.errors import BadRequest, Forbidden
+from dokportal.files.form_reader import FieldLimits, discard, read_form
+from dokportal.lib.errors import BadRequest
+from dokportal.lib.multipart import Event
 from dokportal.storage import BlobStore
 
 ALLOWED_TYPES = frozenset({"application/pdf", "image/jpeg", "image/png"})
-MAX_FIELD_BYTES = 64 * 1024
-MAX_FIELDS = 16
+LIMITS = FieldLimits(max_fields=16, max_field_bytes=64 * 1024)
+FILE_FIELDS = ("files", "pages")
 
 
 @dataclass
@@ -52,130 +54,81 @@ async def receive_form(
     new_ingest: Callable[[str], FileIngest],
     store: BlobStore,
 ) -> UploadForm:
-    """Consume part events; the CSRF field must come first, before any file is stored."""
-    form = UploadForm()
-    scan = Scan(
-        ScanLimits(
-            max_pages=rules.max_pages,
-            max_page_bytes=rules.max_file_bytes,
-            max_page_words=rules.max_file_words,
-            max_pixels=rules.max_pixels,
-        )
-    )
-    current: Sink | None = None
-    parts = 0
-    field_name: str | None = None
-    field_value = bytearray()
-    seen_fields = 0
-    csrf_checked = False
+    """Read the upload form; either all its files are stored and returned, or none is."""
+    handler = _UploadHandler(rules, new_ingest)
+    files = await read_form(events, csrf_ok=csrf_ok, handler=handler, limits=LIMITS, store=store)
     try:
-        async for event in events:
-            if isinstance(event, PartStart):
-                if not csrf_checked and event.name != "_csrf":
-                    raise Forbidden("The form has expired. Please reload the page and try again.")
-                if event.filename is not None and event.name in ("files", "pages"):
-                    if event.filename == "":
-                        field_name = "_ignored_empty_file"
-                        continue
-                    current = _sink(event.name, event.filename, form, scan, new_ingest, rules)
-                    parts += 1
-                    field_name = None
-                else:
-                    seen_fields += 1
-                    if seen_fields > MAX_FIELDS:
-                        raise BadRequest(
-                            "The form data could not be read. Please send the form again."
-                        )
-                    field_name = event.name
-                    field_value.clear()
-            elif isinstance(event, PartData):
-                if current is not None:
-                    await current.feed(event.data)
-                elif field_name is not None:
-                    field_value += event.data
-                    if len(field_value) > MAX_FIELD_BYTES:
-                        raise BadRequest("The message is too long.").at("message")
-            elif isinstance(event, PartEnd):
-                if current is not None:
-                    stored = await current.finish()
-                    current = None
-                    if stored is not None:
-                        form.files.append(stored)
-                elif field_name is not None:
-                    csrf_checked = _take_field(
-                        form, field_name, bytes(field_value), csrf_ok, rules, csrf_checked
-                    )
-                    field_name = None
-        if not parts:
-            raise BadRequest("Please choose at least one file.").at("files")
-        if not form.category:
-            raise BadRequest("Please choose what kind of document you are sending.").at("category")
-        if scan.pages:
-            assert scan.position is not None
-            form.files.insert(scan.position, await scan.store(new_ingest(SCAN_NAME)))
-        return form
+        handler.form.files = files
+        await handler.complete()
+        return handler.form
     except BaseException:
-        if current is not None:
-            await current.abort()
-        for stored in form.files:
-            await store.delete(stored.blob_id)
+        await discard(store, files)
         raise
 
 
-def _sink(
-    name: str,
-    filename: str,
-    form: UploadForm,
-    scan: Scan,
-    new_ingest: Callable[[str], FileIngest],
-    rules: UploadRules,
-) -> Sink:
-    """Route one file part: a page of the scan, a file of its own, or decided by content."""
+class _UploadHandler:
+    """The upload form's fields (category, message, combine) and its file routing."""
 
-    def file() -> FileIngest:
-        if len(form.files) + (1 if scan.position is not None else 0) >= rules.max_files:
-            raise BadRequest(
-                "Too many files. You can send at most %(max)s files at once.",
-                max=rules.max_files,
-            ).at("files")
-        return new_ingest(filename)
+    def __init__(self, rules: UploadRules, new_ingest: Callable[[str], FileIngest]) -> None:
+        self.rules = rules
+        self.new_ingest = new_ingest
+        self.form = UploadForm()
+        self.parts = 0
+        self.scan = Scan(
+            ScanLimits(
+                max_pages=rules.max_pages,
+                max_page_bytes=rules.max_file_bytes,
+                max_page_words=rules.max_file_words,
+                max_pixels=rules.max_pixels,
+            )
+        )
 
-    position = len(form.files)
-    if name == "pages":
-        return scan.page(filename, position)
-    if form.combine:
-        return PhotoOrFile(lambda: scan.page(filename, position), file)
-    return file()
+    def open_file(self, name: str, filename: str, stored: Sequence[Ingested]) -> Sink | None:
+        """Route one file part: a page of the scan, a file of its own, or decided by content."""
+        if name not in FILE_FIELDS:
+            return None
+        self.parts += 1
+        position = len(stored)
+        if name == "pages":
+            return self.scan.page(filename, position)
 
+        def file() -> FileIngest:
+            if len(stored) + (1 if self.scan.position is not None else 0) >= self.rules.max_files:
+                raise BadRequest(
+                    "Too many files. You can send at most %(max)s files at once.",
+                    max=self.rules.max_files,
+                ).at("files")
+            return self.new_ingest(filename)
 
-def _take_field(
-    form: UploadForm,
-    name: str,
-    raw: bytes,
-    csrf_ok: Callable[[str], bool],
-    rules: UploadRules,
-    csrf_checked: bool,
-) -> bool:
-    try:
-        value = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise BadRequest("The form data could not be read. Please send the form again.") from error
-    if name == "_csrf":
-        if not csrf_ok(value):
-            raise Forbidden("The form has expired. Please reload the page and try again.")
-        return True
-    if name == "category":
-        if value not in rules.categories:
+        if self.form.combine:
+            return PhotoOrFile(lambda: self.scan.page(filename, position), file)
+        return file()
+
+    def take_field(self, name: str, value: str) -> None:
+        if name == "category":
+            if value not in self.rules.categories:
+                raise BadRequest("Please choose what kind of document you are sending.").at(
+                    "category"
+                )
+            self.form.category = value
+        elif name == "message":
+            value = value.replace("\r\n", "\n").strip()
+            if len(value) > self.rules.max_message_chars:
+                raise BadRequest(
+                    "The message is too long. Please write at most %(max)s characters.",
+                    max=self.rules.max_message_chars,
+                ).at("message")
+            self.form.message = value
+        elif name == "combine":
+            self.form.combine = value == "1"
+
+    async def complete(self) -> None:
+        """After the last part: required fields, then the scan's PDF in its place."""
+        if not self.parts:
+            raise BadRequest("Please choose at least one file.").at("files")
+        if not self.form.category:
             raise BadRequest("Please choose what kind of document you are sending.").at("category")
-        form.category = value
-    elif name == "message":
-        value = value.replace("\r\n", "\n").strip()
-        if len(value) > rules.max_message_chars:
-            raise BadRequest(
-                "The message is too long. Please write at most %(max)s characters.",
-                max=rules.max_message_chars,
-            ).at("message")
-        form.message = value
-    elif name == "combine":
-        form.combine = value == "1"
-    return csrf_checked
+        if self.scan.pages:
+            assert self.scan.position is not None
+            scanned = await self.scan.store(self.new_ingest(SCAN_NAME))
+            self.form.files.insert(self.scan.position, scanned)

@@ -12,9 +12,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from dokportal.files import FileIngest, Ingested, sniffing
+from dokportal.files.form_reader import FileSink
 from dokportal.files.pages import Page, normalise_page
 from dokportal.files.pdf_pages import pdf_chunks, pdf_size_bound
 from dokportal.lib.errors import BadRequest, TooLarge
@@ -25,14 +25,8 @@ PHOTO_TYPES = frozenset({"image/jpeg", "image/png"})
 _DECODERS = asyncio.Semaphore(2)
 
 
-class Sink(Protocol):
-    """Where one file part of the form goes: the ingest pipeline or the scan."""
-
-    async def feed(self, chunk: bytes) -> None: ...
-
-    async def finish(self) -> Ingested | None: ...
-
-    async def abort(self) -> None: ...
+Sink = FileSink
+"""Where one file part of the form goes: the ingest pipeline or the scan."""
 
 
 @dataclass(frozen=True)

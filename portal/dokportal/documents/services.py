@@ -20,6 +20,12 @@ class ReceiptFile:
     size: int
     sha256: str
     content_type: str
+    # Virus scan: "pending" (being checked), "infected"/"error" (not accepted), else fine.
+    scan_state: str = "unscanned"
+
+    @property
+    def rejected(self) -> bool:
+        return self.scan_state in ("infected", "error")
 
 
 @dataclass(frozen=True)
@@ -33,9 +39,18 @@ class Receipt:
 
 
 async def record_submission(
-    *, customer_id: int, category: str, message: str, files: list[Ingested], prefix: str
+    *,
+    customer_id: int,
+    category: str,
+    message: str,
+    files: list[Ingested],
+    prefix: str,
+    scan_state: str,
 ) -> Submission:
-    """Write the rows for blobs that are already durable, in one transaction."""
+    """Write the rows for blobs that are already durable, in one transaction.
+
+    ``scan_state`` is where the files start (files/scanning.py: ``pending`` with a virus
+    scanner, so nobody can open them before the scan)."""
     now = datetime.now(UTC)
     async with Submission._meta.db.transaction():
         submission = Submission(
@@ -52,11 +67,36 @@ async def record_submission(
         )
         for position, ingested in enumerate(files):
             row = ingested.as_row()
+            row.scan_state = scan_state
             await row.save()
             await SubmissionFile(
                 submission=submission.id, stored_file=row.id, position=position
             ).save()
     return submission
+
+
+async def stored_ids(submission_id: int) -> list[int]:
+    rows = await SubmissionFile.select(SubmissionFile.stored_file).where(
+        SubmissionFile.submission == submission_id
+    )
+    return [int(row["stored_file"]) for row in rows]
+
+
+async def rejected_files(submission_ids: list[int]) -> dict[int, list[str]]:
+    """Per submission, the names of files that were not accepted (virus found or not
+    checkable), for the customer's list."""
+    if not submission_ids:
+        return {}
+    rows = await SubmissionFile.select(
+        SubmissionFile.submission, SubmissionFile.stored_file.display_name
+    ).where(
+        SubmissionFile.submission.is_in(submission_ids)
+        & SubmissionFile.stored_file.scan_state.is_in(["infected", "error"])
+    )
+    found: dict[int, list[str]] = {}
+    for row in rows:
+        found.setdefault(int(row["submission"]), []).append(row["stored_file.display_name"])
+    return found
 
 
 async def list_submissions(customer_id: int) -> list[Submission]:
@@ -92,6 +132,7 @@ async def receipt_for(customer_id: int, reference: str) -> Receipt:
                     size=stored.size,
                     sha256=stored.sha256,
                     content_type=stored.content_type,
+                    scan_state=stored.scan_state,
                 )
             )
     return Receipt(

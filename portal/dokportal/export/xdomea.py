@@ -15,6 +15,7 @@ from pathlib import Path
 
 from lxml import etree
 
+from dokportal.files.names import with_type_extension
 from dokportal.files.tables import StoredFile
 
 NAMESPACE = "urn:dokportal:xdomea-subset:1"
@@ -69,14 +70,18 @@ def manifest(handover: Handover) -> bytes:
     for name, stored in handover.files:
         document = _sub(case, "Dokument")
         _sub(_sub(document, "Identifikation"), "ID", str(uuid.uuid4()))
-        _sub(document, "Betreff", stored.display_name)
+        _sub(document, "Betreff", with_type_extension(stored.display_name, stored.content_type))
         version = _sub(document, "Version")
         _sub(version, "Nummer", "1")
         fmt = _sub(version, "Format")
         _sub(fmt, "Name", FORMATS.get(stored.content_type, "bin"))
         primary = _sub(fmt, "Primaerdokument")
         _sub(primary, "Dateiname", name)
-        _sub(primary, "DateinameOriginal", stored.display_name)
+        _sub(
+            primary,
+            "DateinameOriginal",
+            with_type_extension(stored.display_name, stored.content_type),
+        )
         _sub(primary, "Groesse", str(stored.size))
         digest = _sub(primary, "Hashwert", stored.sha256)
         digest.set("algorithmus", "SHA-256")

@@ -30,7 +30,9 @@ import anyio.to_thread
 from dokportal.crypto import SegmentEncryptor, blob_aad, new_data_key, wrap_data_key
 from dokportal.crypto.keyring import Keyring
 from dokportal.files import sniffing
-from dokportal.files.names import display_name
+from dokportal.files.checks import TooManyPixels, Unreadable
+from dokportal.files.content import Cleaner, cleaner_for
+from dokportal.files.names import display_name, with_type_extension
 from dokportal.files.tables import StoredFile
 from dokportal.lib.errors import BadRequest, TooLarge, UnsupportedType
 from dokportal.storage import BlobStore, BlobWriter, new_blob_id
@@ -43,6 +45,9 @@ that two in memory per upload do not matter."""
 
 WRITES_IN_FLIGHT = 2
 """Batches queued but not yet written, per upload: memory stays at a few MiB."""
+
+DEFAULT_MAX_PIXELS = 40_000_000
+"""The pixel limit when the caller sets none (the setting's default, 40 megapixels)."""
 
 TYPE_WORDS = {"application/pdf": "PDF", "image/jpeg": "JPEG", "image/png": "PNG"}
 
@@ -58,6 +63,13 @@ class Ingested:
     sha256: str
     content_type: str
     display_name: str
+    # Kinds of active content found in a PDF (JavaScript, Launch, ...); empty when none.
+    active_content: tuple[str, ...] = ()
+
+    @property
+    def metadata_removed(self) -> bool:
+        """Photos are stored without EXIF/XMP/GPS and comments (see files/jpeg_clean.py)."""
+        return self.content_type in ("image/jpeg", "image/png")
 
     def as_row(self) -> StoredFile:
         return StoredFile(
@@ -69,6 +81,8 @@ class Ingested:
             sha256=self.sha256,
             content_type=self.content_type,
             display_name=self.display_name,
+            active_content=",".join(self.active_content),
+            safe_copy_state="pending" if self.active_content else "",
         )
 
 
@@ -89,6 +103,7 @@ class FileIngest:
         max_bytes: int,
         max_words: str,
         allowed: frozenset[str],
+        max_pixels: int = DEFAULT_MAX_PIXELS,
     ) -> None:
         self._store = store
         self._keyring = keyring
@@ -98,6 +113,9 @@ class FileIngest:
         self._max_bytes = max_bytes
         self._max_words = max_words
         self._allowed = allowed
+        self._max_pixels = max_pixels
+        self._cleaner: Cleaner | None = None
+        self._stored = 0  # bytes after cleaning: what is hashed, encrypted and stored
         self._head = b""
         self._content_type: str | None = None
         self._size = 0
@@ -145,6 +163,8 @@ class FileIngest:
                 types=accepted_words(self._allowed),
             )
         self._content_type = kind
+        self.display_name = with_type_extension(self.display_name, kind)
+        self._cleaner = cleaner_for(kind, max_pixels=self._max_pixels, max_bytes=self._max_bytes)
         data_key = new_data_key()
         aad = blob_aad(self._tenant, self._blob_id)
         wrapped = wrap_data_key(self._keyring, data_key, aad=aad)
@@ -187,10 +207,41 @@ class FileIngest:
             await self._writer.write(sealed)
 
     def _hash_and_seal(self, batch: bytearray) -> bytes:
-        """Worker thread: one sealing at a time (each waits for the one before)."""
-        assert self._encryptor is not None
-        self._digest.update(batch)
-        return self._encryptor.update(batch)
+        """Worker thread: one sealing at a time (each waits for the one before).
+
+        The content check sees the plaintext first: it refuses a damaged file as soon as
+        that shows, and what it returns (metadata removed) is what is hashed and stored.
+        """
+        assert self._encryptor is not None and self._cleaner is not None
+        cleaned = self._checked(self._cleaner.feed, batch)
+        self._stored += len(cleaned)
+        self._digest.update(cleaned)
+        return self._encryptor.update(cleaned)
+
+    def _close_and_seal(self) -> bytes:
+        """Worker thread, after the last batch: the check's verdict on the whole file."""
+        assert self._encryptor is not None and self._cleaner is not None
+        tail = self._checked(self._cleaner.close)
+        self._stored += len(tail)
+        self._digest.update(tail)
+        return self._encryptor.update(tail) + self._encryptor.finalize()
+
+    def _checked(self, step: Any, *args: Any) -> Any:
+        """Run one step of the content check; its findings become the user's message."""
+        try:
+            return step(*args)
+        except TooManyPixels as error:
+            raise TooLarge(
+                "The photo %(name)s has too many pixels. Please take it again with a lower "
+                "resolution.",
+                name=self.display_name,
+            ) from error
+        except Unreadable as error:
+            raise UnsupportedType(
+                "The file %(name)s is damaged or incomplete and cannot be opened. Please "
+                "save or export it again and send it once more.",
+                name=self.display_name,
+            ) from error
 
     async def finish(self) -> Ingested:
         """Seal the last segment and make the blob durable."""
@@ -203,18 +254,19 @@ class FileIngest:
         if self._batch:
             await self._submit()
         await self._drain()
-        assert self._encryptor is not None and self._writer is not None
+        assert self._cleaner is not None and self._writer is not None
         assert self._content_type is not None and self._wrapped is not None
-        await self._writer.write(self._encryptor.finalize())
+        await self._writer.write(await anyio.to_thread.run_sync(self._close_and_seal))
         await self._writer.commit()
         return Ingested(
             blob_id=self._blob_id,
             key_id=self._wrapped[0],
             wrapped_key=self._wrapped[1],
-            size=self._size,
+            size=self._stored,
             sha256=self._digest.hexdigest(),
             content_type=self._content_type,
             display_name=self.display_name,
+            active_content=self._cleaner.active,
         )
 
     async def abort(self) -> None:

@@ -1,4 +1,9 @@
-"""The one mapper from exceptions to responses: readable pages, never a stack trace."""
+"""The one mapper from exceptions to responses: readable pages, never a stack trace.
+
+Outages (database or blob store unreachable, see :mod:`dokportal.lib.outages`) answer 503
+"temporarily unavailable" with ``Retry-After`` and one log line per request; only real bugs
+answer 500 with a traceback in the log.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,13 @@ from litestar.exceptions import HTTPException, NotFoundException
 from litestar.response import Redirect
 
 from dokportal.crypto.errors import CryptoError
-from dokportal.lib.errors import NotFound, PortalError, ServiceUnavailable, SignInRequired
+from dokportal.lib.errors import (
+    NotFound,
+    PortalError,
+    SignInRequired,
+    Unavailable,
+)
+from dokportal.lib.outages import RETRY_AFTER_SECONDS, describe, outage_of
 from dokportal.lib.web import render_error
 from dokportal.storage.errors import BlobNotFound, StorageUnavailable
 
@@ -25,6 +36,13 @@ def sign_in_required(request: AnyRequest, _: SignInRequired) -> Response[Any]:
 
 
 def _page(request: AnyRequest, error: PortalError) -> Response[Any]:
+    response = _render(request, error)
+    if error.status_code == 503:
+        response.headers["retry-after"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def _render(request: AnyRequest, error: PortalError) -> Response[Any]:
     if request.url.path.startswith("/api/"):
         # The export API answers machines: JSON in English, same status codes.
         return Response(
@@ -35,6 +53,22 @@ def _page(request: AnyRequest, error: PortalError) -> Response[Any]:
     staff = request.url.path.startswith("/staff")
     template = render_error(request, error, "staff/error.html" if staff else "error.html")
     return template  # Template is a Response subclass
+
+
+def _unavailable(request: AnyRequest, cause: BaseException) -> Response[Any]:
+    """The outage page; one line in the log, no traceback (it says nothing new per request)."""
+    log.error("unavailable: %s %s: %s", request.method, request.url.path, describe(cause))
+    if request.method in {"POST", "PUT", "PATCH", "DELETE"}:
+        error = Unavailable(
+            "The portal is temporarily unavailable. Nothing was lost, but what you just sent "
+            "was not saved. Please send it again in a few minutes."
+        )
+    else:
+        error = Unavailable(
+            "The portal is temporarily unavailable. Nothing was lost. "
+            "Please try again in a few minutes."
+        )
+    return _page(request, error)
 
 
 def handle_portal_error(request: AnyRequest, error: PortalError) -> Response[Any]:
@@ -61,14 +95,7 @@ def handle_http_error(request: AnyRequest, error: HTTPException) -> Response[Any
 
 
 def handle_storage_down(request: AnyRequest, error: StorageUnavailable) -> Response[Any]:
-    log.error("storage unavailable: %s", error)
-    return _page(
-        request,
-        ServiceUnavailable(
-            "The document store is not available right now. "
-            "Nothing was saved. Please try again later."
-        ),
-    )
+    return _unavailable(request, error)
 
 
 def handle_missing_blob(request: AnyRequest, error: BlobNotFound) -> Response[Any]:
@@ -82,6 +109,9 @@ def handle_crypto_error(request: AnyRequest, error: CryptoError) -> Response[Any
 
 
 def handle_unexpected(request: AnyRequest, error: Exception) -> Response[Any]:
+    cause = outage_of(error)
+    if cause is not None:
+        return _unavailable(request, cause)
     log.exception("unexpected error on %s", request.url.path)
     return _server_error(request)
 

@@ -56,5 +56,13 @@ class ServiceUnavailable(PortalError):
     status_code = 503
 
 
+class KeyUnavailable(ServiceUnavailable):
+    """A stored secret's keyring key is missing: an operator's problem, nothing is lost."""
+
+
+class Unavailable(ServiceUnavailable):
+    """The database or the blob store cannot be reached right now (an outage, not a bug)."""
+
+
 class SignInRequired(Exception):
     """Raised by the customer guard; mapped to a redirect to the sign-in page."""

@@ -25,7 +25,10 @@ def security_headers_middleware(hsts: bool) -> type:
             headers["x-frame-options"] = "DENY"
             headers["cross-origin-opener-policy"] = "same-origin"
             headers["permissions-policy"] = "geolocation=(), microphone=()"
-            headers.setdefault("cache-control", "no-store")
+            if not scope["path"].startswith("/static/"):
+                # Pages may hold personal data; styles, scripts and icons are public and
+                # keep the static router's validators (ETag, Last-Modified) for caching.
+                headers.setdefault("cache-control", "no-store")
             if hsts:
                 headers["strict-transport-security"] = "max-age=31536000; includeSubDomains"
 

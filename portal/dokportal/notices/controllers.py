@@ -11,7 +11,8 @@ from litestar.response import Stream, Template
 
 from dokportal.accounts.guards import CurrentCustomer, provide_customer
 from dokportal.audit import Actor, record
-from dokportal.files import open_decrypted
+from dokportal.files import open_decrypted, scanning
+from dokportal.files.names import with_type_extension
 from dokportal.lib.downloads import attachment_headers
 from dokportal.lib.formatting import file_size, local_time
 from dokportal.lib.runtime import runtime_of
@@ -79,14 +80,19 @@ class NoticeController(Controller):
         runtime = runtime_of(request)
         notice = await services.notice_for(customer.id, notice_id)
         stored = await services.stored_file(notice)
+        scanning.ensure_servable(stored)
         await record(
             _actor(request, customer.customer_number), "notice.downloaded", "notice", notice.id
         )
+        # Opened before it counts as downloaded: a missing key or store answers 503 first.
+        plain = await open_decrypted(
+            runtime.store, runtime.keyring, runtime.settings.tenant.slug, stored
+        )
         await services.mark_downloaded(notice)
-        headers = attachment_headers(stored.display_name)
+        headers = attachment_headers(with_type_extension(stored.display_name, stored.content_type))
         headers["content-length"] = str(stored.size)
         return Stream(
-            open_decrypted(runtime.store, runtime.keyring, runtime.settings.tenant.slug, stored),
+            plain,
             media_type=stored.content_type,
             headers=headers,
         )

@@ -40,13 +40,16 @@ async def record_staff_notice(
     customer: Customer,
     title: str,
     message: str,
-    staff_id: int,
+    staff_id: int | None,
     ingested: Ingested,
     store: BlobStore,
+    scan_state: str,
 ) -> Notice:
     """Write the rows for a PDF that is already stored encrypted, then queue the mail.
 
-    On any failure the blob is removed again, so nothing half-stored remains.
+    ``scan_state`` is the virus scan's verdict, taken before this call (files/scanning.py).
+    ``staff_id`` is None for notices sent from the command line. On any failure the blob
+    is removed again, so nothing half-stored remains.
     """
     title = " ".join(title.split())[:200]
     electronic = electronic_possible(customer)
@@ -55,6 +58,7 @@ async def record_staff_notice(
             raise BadRequest("Please enter a title.")
         async with Notice._meta.db.transaction():
             row = ingested.as_row()
+            row.scan_state = scan_state
             await row.save()
             notice = Notice(
                 customer=customer.id,

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 
 from dokportal.accounts.tables import Customer
-from dokportal.files import FileIngest
+from dokportal.files import FileIngest, Ingested
 from dokportal.files.tables import StoredFile
 from dokportal.lib.errors import NotFound
+from dokportal.notices import delivery
 from dokportal.notices.tables import Notice
 from dokportal.storage import BlobStore
 
@@ -23,8 +24,16 @@ async def send_notice(
     chunks: AsyncIterator[bytes],
     ingest: FileIngest,
     store: BlobStore,
+    scan: Callable[[Ingested], Awaitable[str]],
 ) -> Notice:
-    """Store the PDF encrypted, then the row; on any failure nothing stays behind."""
+    """Store the PDF encrypted, then the row; on any failure nothing stays behind.
+
+    ``scan`` checks the stored file before the row exists and returns its scan state
+    (files/scanning.py: scan_before_recording); it removes the blob itself when it refuses.
+    Delivery follows the customer's consent exactly as when staff send from the workspace
+    (:func:`dokportal.notices.delivery.record_staff_notice`): electronic with a notification
+    mail only with consent and an address, otherwise by post.
+    """
     customer = await Customer.objects().where(Customer.customer_number == customer_number).first()
     if customer is None:
         raise NotFound("No customer with this customer number.")
@@ -35,16 +44,16 @@ async def send_notice(
     except BaseException:
         await ingest.abort()
         raise
-    try:
-        async with Notice._meta.db.transaction():
-            row = ingested.as_row()
-            await row.save()
-            notice = Notice(customer=customer.id, title=title.strip()[:200], stored_file=row.id)
-            await notice.save()
-    except BaseException:
-        await store.delete(ingested.blob_id)
-        raise
-    return notice
+    scan_state = await scan(ingested)
+    return await delivery.record_staff_notice(
+        customer=customer,
+        title=title,
+        message="",
+        staff_id=None,
+        ingested=ingested,
+        store=store,
+        scan_state=scan_state,
+    )
 
 
 async def list_notices(customer_id: int) -> list[Notice]:

@@ -39,6 +39,11 @@ async def run(
         stored: list[StoredFile] = (
             await StoredFile.objects().where(StoredFile.id.is_in(stored_ids)) if stored_ids else []
         )
+        # A PDF's rendered safe copy (files/safe_copies.py) goes with its original.
+        copies = [row.safe_copy for row in stored if row.safe_copy is not None]
+        if copies:
+            stored += await StoredFile.objects().where(StoredFile.id.is_in(copies))
+            stored_ids += copies
         for row in stored:
             await store.delete(row.blob_id)
             blobs += 1

@@ -17,16 +17,12 @@ from litestar.response import Redirect
 from dokportal.audit import Actor
 from dokportal.lib.errors import Forbidden
 from dokportal.lib.runtime import runtime_of
-from dokportal.lib.web import queue_cookie
+from dokportal.lib.web import queue_cookie, staff_cookie_name
 from dokportal.staff import services
 from dokportal.staff.services import FULL, StaffContext
 
 AnyRequest = Request[Any, Any, Any]
 LEADS = frozenset({"team_lead", "admin"})
-
-
-def staff_cookie_name(secure: bool) -> str:
-    return "__Host-staff" if secure else "staff"
 
 
 class StaffSignInRequired(Exception):

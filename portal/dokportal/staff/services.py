@@ -7,19 +7,20 @@ recovery code turns it into a full session, under a fresh token.
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from dokportal.accounts import codes, throttle
+from dokportal.accounts import codes
 from dokportal.accounts.passwords import hash_password_async, verify_password_async
 from dokportal.crypto.keyring import Keyring
-from dokportal.lib.errors import BadRequest, PortalError, TooManyAttempts
-from dokportal.lib.formatting import clock_time
+from dokportal.lib.errors import BadRequest, PortalError
+from dokportal.sessions import limits, policy
+from dokportal.sessions.store import SessionStore
 from dokportal.settings import STAFF_ROLES, SecuritySettings, StaffSettings
 from dokportal.staff import totp
 from dokportal.staff.tables import RecoveryCode, StaffAccount, StaffSession, Team
+
+SESSIONS = SessionStore(StaffSession, owner="staff")
 
 FULL = "full"
 NEEDS_TOTP = "totp"
@@ -32,10 +33,6 @@ class StaffSignInFailed(PortalError):
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 async def ensure_team(slug: str, name: str | None = None) -> Team:
@@ -81,54 +78,16 @@ async def create_staff(
 async def sign_in_password(
     *, username: str, password: str, client: str, rules: SecuritySettings, timezone: str
 ) -> StaffAccount:
-    """First step: user name and password. Locks the account after repeated failures."""
-    async with throttle.counting_failures(
-        f"staff-signin:{client}",
-        rules.client_attempts_per_window,
-        timedelta(minutes=rules.client_window_minutes),
-        timezone,
-    ):
-        account = (
-            await StaffAccount.objects()
-            .where(StaffAccount.username == username.strip().lower()[:64])
-            .first()
-        )
-        now = _now()
-        _refuse_locked(account, now, timezone)
+    """First step: user name and password, counted before the check like a customer's
+    (see :mod:`dokportal.sessions.limits`): unknown and known names answer alike."""
+    name = username.strip().lower()[:64]
+    counters, pair = policy.sign_in(rules, "staff", name, client)
+    async with limits.guarded(counters, reset_on_success=(pair,), timezone=timezone):
+        account = await StaffAccount.objects().where(StaffAccount.username == name).first()
         valid = await verify_password_async(account.password_hash if account else "", password)
         if account is None or not valid or account.disabled:
-            if account is not None:
-                await _count_failure(
-                    account, rules.max_failed_logins, rules.lockout_minutes, timezone
-                )
             raise StaffSignInFailed("The user name or the password is not correct.")
         return account
-
-
-def _refuse_locked(account: StaffAccount | None, now: datetime, timezone: str) -> None:
-    if account is not None and account.locked_until is not None and account.locked_until > now:
-        raise TooManyAttempts(
-            "Too many failed attempts. This account is locked until %(time)s.",
-            time=clock_time(account.locked_until, timezone),
-        )
-
-
-async def _count_failure(
-    account: StaffAccount, limit: int, lockout_minutes: int, timezone: str
-) -> None:
-    failed = account.failed_attempts + 1
-    locked_until = None
-    if failed >= limit:
-        locked_until = _now() + timedelta(minutes=lockout_minutes)
-        failed = 0
-    await StaffAccount.update(
-        {StaffAccount.failed_attempts: failed, StaffAccount.locked_until: locked_until}
-    ).where(StaffAccount.id == account.id)
-    if locked_until is not None:
-        raise TooManyAttempts(
-            "Too many failed attempts. This account is locked until %(time)s.",
-            time=clock_time(locked_until, timezone),
-        )
 
 
 def next_stage(account: StaffAccount) -> str:
@@ -206,33 +165,23 @@ async def second_factor(
     staff: StaffSettings,
     timezone: str,
 ) -> str:
-    """Check a TOTP or recovery code; returns ``totp`` or ``recovery``. Throttled twice:
-    per client address and per account (lockout)."""
-    async with throttle.counting_failures(
-        f"staff-code:{client}",
-        security.client_attempts_per_window,
-        timedelta(minutes=security.client_window_minutes),
-        timezone,
-    ):
+    """Check a TOTP or recovery code; returns ``totp`` or ``recovery``. Counted twice
+    before the check: per client address and per account (from any address)."""
+    counters = policy.second_factor(security, staff.max_failed_codes, account.id, client)
+    async with limits.guarded(counters, timezone=timezone):
         fresh = await StaffAccount.objects().where(StaffAccount.id == account.id).first()
         if fresh is None or fresh.disabled:
             raise StaffSignInFailed("The code is not correct.")
-        _refuse_locked(fresh, _now(), timezone)
         code = code.strip()[:32]
         if await _check_totp(fresh, code, keyring, tenant, staff.totp_valid_window):
             method = "totp"
         elif len(code) > 8 and await _use_recovery_code(fresh, code):
             method = "recovery"
         else:
-            await _count_failure(fresh, staff.max_failed_codes, security.lockout_minutes, timezone)
             raise StaffSignInFailed("The code is not correct or was already used.")
-        await StaffAccount.update(
-            {
-                StaffAccount.failed_attempts: 0,
-                StaffAccount.locked_until: None,
-                StaffAccount.last_sign_in_at: _now(),
-            }
-        ).where(StaffAccount.id == fresh.id)
+        await StaffAccount.update({StaffAccount.last_sign_in_at: _now()}).where(
+            StaffAccount.id == fresh.id
+        )
         return method
 
 
@@ -248,17 +197,12 @@ async def confirm_enrolment(
     timezone: str,
 ) -> list[str]:
     """The first valid code finishes enrolment; returns fresh recovery codes (shown once)."""
-    async with throttle.counting_failures(
-        f"staff-code:{client}",
-        security.client_attempts_per_window,
-        timedelta(minutes=security.client_window_minutes),
-        timezone,
-    ):
+    counters = policy.second_factor(security, staff.max_failed_codes, account.id, client)
+    async with limits.guarded(counters, timezone=timezone):
         fresh = await StaffAccount.objects().where(StaffAccount.id == account.id).first()
         if fresh is None or fresh.totp_enrolled_at is not None:
             raise BadRequest("Two-factor sign-in is already set up.")
         if not await _check_totp(fresh, code, keyring, tenant, staff.totp_valid_window):
-            await _count_failure(fresh, staff.max_failed_codes, security.lockout_minutes, timezone)
             raise StaffSignInFailed("The code is not correct. Check the time on your phone.")
         await StaffAccount.update(
             {StaffAccount.totp_enrolled_at: _now(), StaffAccount.last_sign_in_at: _now()}
@@ -285,32 +229,21 @@ async def reset_second_factor(username: str) -> StaffAccount:
             StaffAccount.totp_wrapped: "",
             StaffAccount.totp_enrolled_at: None,
             StaffAccount.totp_last_step: 0,
-            StaffAccount.failed_attempts: 0,
-            StaffAccount.locked_until: None,
         }
     ).where(StaffAccount.id == account.id)
     await RecoveryCode.delete().where(RecoveryCode.staff == account.id)
-    await StaffSession.delete().where(StaffSession.staff == account.id)
+    await SESSIONS.end_all(account.id)
+    # A fresh start: earlier wrong codes do not hold up the new enrolment.
+    await limits.forget(policy.second_factor_account(account.id))
     return account
 
 
 async def start_session(staff_id: int, stage: str, method: str, rules: StaffSettings) -> str:
-    token = secrets.token_urlsafe(32)
-    now = _now()
     # A partial session lives only long enough to type a code.
     lifetime = (
         timedelta(hours=rules.session_absolute_hours) if stage == FULL else timedelta(minutes=10)
     )
-    await StaffSession(
-        token_hash=_hash(token),
-        staff=staff_id,
-        stage=stage,
-        method=method,
-        created_at=now,
-        last_seen_at=now,
-        expires_at=now + lifetime,
-    ).save()
-    return token
+    return await SESSIONS.start(staff_id, lifetime, stage=stage, method=method)
 
 
 @dataclass(frozen=True)
@@ -335,28 +268,19 @@ class StaffContext:
 
 
 async def resume_session(token: str | None, rules: StaffSettings) -> StaffContext | None:
-    if not token or len(token) > 128:
-        return None
-    digest = _hash(token)
-    row = await StaffSession.objects().where(StaffSession.token_hash == digest).first()
+    row = await SESSIONS.resume(token, timedelta(minutes=rules.session_idle_minutes))
     if row is None:
         return None
-    now = _now()
-    if row.expires_at <= now or now - row.last_seen_at > timedelta(
-        minutes=rules.session_idle_minutes
-    ):
-        await StaffSession.delete().where(StaffSession.id == row.id)
-        return None
-    account = await StaffAccount.objects().where(StaffAccount.id == row.staff).first()
+    account = await StaffAccount.objects().where(StaffAccount.id == row["staff"]).first()
     if account is None or account.disabled:
         return None
-    if now - row.last_seen_at > timedelta(minutes=1):
-        await StaffSession.update({StaffSession.last_seen_at: now}).where(StaffSession.id == row.id)
-    return StaffContext(account=account, token_hash=digest, stage=row.stage, method=row.method)
+    return StaffContext(
+        account=account, token_hash=row["token_hash"], stage=row["stage"], method=row["method"]
+    )
 
 
 async def end_session(token_hash: str) -> None:
-    await StaffSession.delete().where(StaffSession.token_hash == token_hash)
+    await SESSIONS.end(token_hash)
 
 
 async def colleagues(team_id: int | None) -> list[StaffAccount]:

@@ -6,7 +6,6 @@ from piccolo.columns import (
     BigInt,
     Boolean,
     ForeignKey,
-    Integer,
     Serial,
     Timestamptz,
     Varchar,
@@ -47,8 +46,6 @@ class StaffAccount(Table, tablename="staff_account"):
     totp_enrolled_at = Timestamptz(null=True, default=None)
     # The last accepted 30-second step: a code is never accepted twice (replay).
     totp_last_step = BigInt(default=0)
-    failed_attempts = Integer(default=0)
-    locked_until = Timestamptz(null=True, default=None)
     disabled = Boolean(default=False)
     # Subject at the identity provider, for accounts created or linked by OIDC.
     oidc_subject = Varchar(length=255, null=True, default=None, unique=True)

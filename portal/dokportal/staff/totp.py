@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hmac
 import io
+import logging
 import time
 
 import pyotp
@@ -17,11 +18,15 @@ import segno
 
 from dokportal.crypto import WrappedKey, new_data_key, unwrap_data_key, wrap_data_key
 from dokportal.crypto.keyring import Keyring
+from dokportal.lib.errors import KeyUnavailable
+
+log = logging.getLogger("dokportal.staff")
 
 STEP_SECONDS = 30
 
 
-def _aad(tenant: str, username: str) -> bytes:
+def aad(tenant: str, username: str) -> bytes:
+    """What a TOTP secret is bound to: moving it to another account makes it unreadable."""
     return f"dokportal-totp|{tenant}|{username}".encode()
 
 
@@ -34,15 +39,24 @@ def as_base32(secret: bytes) -> str:
 
 
 def wrap(keyring: Keyring, secret: bytes, tenant: str, username: str) -> tuple[str, str]:
-    wrapped = wrap_data_key(keyring, secret, aad=_aad(tenant, username))
+    wrapped = wrap_data_key(keyring, secret, aad=aad(tenant, username))
     return wrapped.key_id, base64.b64encode(wrapped.wrapped).decode()
 
 
 def unwrap(keyring: Keyring, key_id: str, wrapped: str, tenant: str, username: str) -> bytes:
+    if key_id not in keyring:
+        # An operator's problem (a key retired too early, a wrong keyring), not a wrong code.
+        log.error(
+            "TOTP secret of a staff account is wrapped with key %s, not in the keyring", key_id
+        )
+        raise KeyUnavailable(
+            "Two-factor sign-in is not possible at the moment: its key is not available. "
+            "Nothing was lost. Please tell the office's IT support."
+        )
     return unwrap_data_key(
         keyring,
         WrappedKey(key_id=key_id, wrapped=base64.b64decode(wrapped)),
-        aad=_aad(tenant, username),
+        aad=aad(tenant, username),
     )
 
 

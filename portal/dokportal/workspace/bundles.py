@@ -16,6 +16,7 @@ from PIL import Image
 from pypdf import PdfWriter
 from pypdf.errors import PyPdfError
 
+from dokportal.files.names import with_type_extension
 from dokportal.files.tables import StoredFile
 from dokportal.lib.errors import TooLarge, UnsupportedType
 
@@ -54,9 +55,13 @@ def unique_names(files: list[StoredFile]) -> list[Member]:
     """Numbered names (``01-scan.pdf``) so duplicates cannot overwrite each other."""
     width = max(2, len(str(len(files))))
     return [
-        Member(name=f"{index:0{width}d}-{stored.display_name}", stored=stored)
+        Member(name=f"{index:0{width}d}-{_name(stored)}", stored=stored)
         for index, stored in enumerate(files, start=1)
     ]
+
+
+def _name(stored: StoredFile) -> str:
+    return with_type_extension(stored.display_name, stored.content_type)
 
 
 async def zip_stream(

@@ -14,10 +14,12 @@ from litestar.response import Redirect, Response, Stream, Template
 from dokportal.audit import record
 from dokportal.documents.tables import Submission
 from dokportal.export.xdomea import Handover, manifest
-from dokportal.files import open_decrypted
+from dokportal.files import safe_copies, scanning
+from dokportal.files.names import with_type_extension
+from dokportal.files.reading import open_decrypted, opened_lazily, require_keys
 from dokportal.files.tables import StoredFile
 from dokportal.lib.downloads import attachment_headers
-from dokportal.lib.errors import BadRequest
+from dokportal.lib.errors import BadRequest, Forbidden
 from dokportal.lib.formatting import file_size, local_time
 from dokportal.lib.runtime import runtime_of
 from dokportal.lib.web import page_state, translate
@@ -41,12 +43,35 @@ def _date(value: str | None) -> date | None:
 
 
 def opener(request: AnyRequest) -> Any:
+    """Opens each file of a bundle in turn (their keys were checked by `require_keys`)."""
     runtime = runtime_of(request)
 
     def open_file(stored: StoredFile) -> Any:
-        return open_decrypted(runtime.store, runtime.keyring, runtime.settings.tenant.slug, stored)
+        return opened_lazily(runtime.store, runtime.keyring, runtime.settings.tenant.slug, stored)
 
     return open_file
+
+
+LEFT_OUT_NOTE = "NICHT-ENTHALTEN.txt"
+
+
+def _left_out_note(left_out: list[StoredFile]) -> dict[str, bytes]:
+    """A ZIP member naming the quarantined files that were left out, so a bundle never
+    lacks a file silently (German: it goes to the office's e-file)."""
+    if not left_out:
+        return {}
+    lines = [
+        "Diese Dateien wurden nicht aufgenommen: die Virenprüfung hat sie zurückgewiesen",
+        "(Quarantäne, verschlüsselt aufbewahrt).",
+        "",
+        *(f"- {row.display_name}: {row.scan_signature or 'nicht prüfbar'}" for row in left_out),
+    ]
+    return {LEFT_OUT_NOTE: ("\n".join(lines) + "\n").encode()}
+
+
+def check_keys(request: AnyRequest, files: list[StoredFile]) -> None:
+    """Before a bundle's first byte: every file's key is in the keyring, or 503."""
+    require_keys(runtime_of(request).keyring, files)
 
 
 async def _submission(ctx: StaffContext, reference: str) -> Submission:
@@ -121,29 +146,69 @@ class WorkspaceController(Controller):
         staff: CurrentStaff,
         reference: FromPath[str],
         position: FromPath[int],
-    ) -> Stream:
+    ) -> Stream | Template:
+        """A file; for a PDF with active content its safe copy, the original only when
+        asked for (``?original=1``) and confirmed after a warning (``&confirm=1``)."""
         submission = await _submission(staff, reference)
         stored = await services.file_at(submission.id, position)
-        inline = request.query_params.get("inline") == "1" and stored.content_type in INLINE_TYPES
+        scanning.ensure_servable(stored)  # being checked, or quarantined: not one byte
+        query = request.query_params
+        if stored.active_content:
+            wants_original = query.get("original") == "1"
+            copy = None if wants_original else await safe_copies.safe_copy_of(stored)
+            if copy is None and not (wants_original and query.get("confirm") == "1"):
+                return staff_page(
+                    request,
+                    staff,
+                    "staff/active_content.html",
+                    submission=submission,
+                    stored=stored,
+                    position=position,
+                    kinds=stored.active_content.split(","),
+                    asked_for_original=wants_original,
+                )
+            if copy is None:
+                await record(
+                    actor_of(request, staff), "file.original_opened", "stored_file", stored.id
+                )
+                headers = attachment_headers(
+                    with_type_extension(stored.display_name, stored.content_type)
+                )
+                headers["content-length"] = str(stored.size)
+                runtime = runtime_of(request)
+                original = await open_decrypted(
+                    runtime.store, runtime.keyring, runtime.settings.tenant.slug, stored
+                )
+                return Stream(original, media_type=stored.content_type, headers=headers)
+            stored = copy
+        inline = query.get("inline") == "1" and stored.content_type in INLINE_TYPES
+        runtime = runtime_of(request)
+        plain = await open_decrypted(
+            runtime.store, runtime.keyring, runtime.settings.tenant.slug, stored
+        )
         await record(
             actor_of(request, staff),
             "file.viewed" if inline else "file.downloaded",
             "stored_file",
             stored.id,
         )
-        headers = attachment_headers(stored.display_name, inline=inline)
+        headers = attachment_headers(
+            with_type_extension(stored.display_name, stored.content_type), inline=inline
+        )
         headers["content-length"] = str(stored.size)
-        return Stream(opener(request)(stored), media_type=stored.content_type, headers=headers)
+        return Stream(plain, media_type=stored.content_type, headers=headers)
 
     @get("/submissions/{reference:str}/bundle.zip", name="staff_bundle_zip")
     async def bundle_zip(
         self, request: AnyRequest, staff: CurrentStaff, reference: FromPath[str]
     ) -> Stream:
         submission = await _submission(staff, reference)
-        files = await services.files_of(submission.id)
+        files, left_out = scanning.split_servable(await services.files_of(submission.id))
+        files = await safe_copies.for_staff(files)
+        check_keys(request, files)
         await record(actor_of(request, staff), "submission.zip", "submission", submission.reference)
         return Stream(
-            zip_stream(unique_names(files), opener(request)),
+            zip_stream(unique_names(files), opener(request), extra=_left_out_note(left_out)),
             media_type="application/zip",
             headers=attachment_headers(f"{submission.reference}.zip"),
         )
@@ -153,7 +218,15 @@ class WorkspaceController(Controller):
         self, request: AnyRequest, staff: CurrentStaff, reference: FromPath[str]
     ) -> Response[bytes]:
         submission = await _submission(staff, reference)
-        files = await services.files_of(submission.id)
+        files, left_out = scanning.split_servable(await services.files_of(submission.id))
+        if left_out:
+            raise Forbidden(
+                "The file %(name)s is quarantined and cannot be part of one PDF. "
+                "Please use the ZIP, which holds the other files.",
+                name=left_out[0].display_name,
+            )
+        files = await safe_copies.for_staff(files)
+        check_keys(request, files)
         pdf = await merged_pdf(files, opener(request))
         await record(actor_of(request, staff), "submission.pdf", "submission", submission.reference)
         return Response(
@@ -169,7 +242,9 @@ class WorkspaceController(Controller):
         settings = runtime_of(request).settings
         submission = await _submission(staff, reference)
         customer = await services.customer_of(submission)
-        members = unique_names(await services.files_of(submission.id))
+        files, left_out = scanning.split_servable(await services.files_of(submission.id))
+        check_keys(request, files)
+        members = unique_names(files)
         document = manifest(
             Handover(
                 tenant=settings.tenant.name,
@@ -186,7 +261,11 @@ class WorkspaceController(Controller):
             actor_of(request, staff), "submission.xdomea", "submission", submission.reference
         )
         return Stream(
-            zip_stream(members, opener(request), extra={"manifest.xml": document}),
+            zip_stream(
+                members,
+                opener(request),
+                extra={"manifest.xml": document, **_left_out_note(left_out)},
+            ),
             media_type="application/zip",
             headers=attachment_headers(f"{submission.reference}-xdomea.zip"),
         )

@@ -12,13 +12,13 @@ from litestar.params import Body, FromPath
 from litestar.response import Redirect, Response, Template
 
 from dokportal.audit import record
-from dokportal.documents.multipart import parse_parts
-from dokportal.files import FileIngest
+from dokportal.files import FileIngest, scanning
 from dokportal.i18n.negotiation import NATIVE_NAMES, direction
 from dokportal.lib.body import iter_body
 from dokportal.lib.downloads import attachment_headers
 from dokportal.lib.errors import BadRequest, PortalError
 from dokportal.lib.formatting import file_size, local_time
+from dokportal.lib.multipart import parse_parts
 from dokportal.lib.runtime import runtime_of
 from dokportal.lib.web import STREAM_CSRF, csrf_ok, page_state, translate
 from dokportal.notices import delivery
@@ -28,7 +28,7 @@ from dokportal.staff.pages import staff_page
 from dokportal.staff.services import StaffContext
 from dokportal.workspace import customers
 from dokportal.workspace.letters import LetterData, activation_letter
-from dokportal.workspace.receiving import receive_single_file
+from dokportal.workspace.receiving import SingleFileForm, receive_single_file
 
 AnyRequest = Request[Any, Any, Any]
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
@@ -216,34 +216,21 @@ class CustomerController(Controller):
         self, request: AnyRequest, staff: CurrentStaff, number: FromPath[str]
     ) -> Template | Redirect:
         """PDF upload streamed through the same pipeline as customer uploads."""
-        runtime = runtime_of(request)
-        settings = runtime.settings
-        lang = page_state(request).lang
         customer = await customers.customer_for_team(staff.team_id, number)
-        limit = settings.upload.max_file_bytes
-        words = file_size(limit, lang)
-
-        def new_ingest(filename: str) -> FileIngest:
-            return FileIngest(
-                store=runtime.store,
-                keyring=runtime.keyring,
-                tenant=settings.tenant.slug,
-                filename=filename,
-                max_bytes=limit,
-                max_words=words,
-                allowed=PDF_ONLY,
-            )
-
         try:
-            body = iter_body(request, limit + 1024 * 1024, words)
-            form = await receive_single_file(
-                parse_parts(body, request.headers.get("content-type")),
-                csrf_ok=lambda token: csrf_ok(request, token),
-                new_ingest=new_ingest,
-                file_field="file",
-                store=runtime.store,
-            )
+            form = await _receive_notice(request)
             assert form.file is not None
+            runtime = runtime_of(request)
+            # Scanned before it is recorded: the customer never gets a notice (and its
+            # deemed-delivery date) that cannot be opened.
+            scan_state = await scanning.scan_before_recording(
+                runtime.settings,
+                runtime.store,
+                runtime.keyring,
+                form.file,
+                actor=actor_of(request, staff),
+                subject=("customer", customer.customer_number),
+            )
             notice = await delivery.record_staff_notice(
                 customer=customer,
                 title=form.fields.get("title", ""),
@@ -251,6 +238,7 @@ class CustomerController(Controller):
                 staff_id=staff.id,
                 ingested=form.file,
                 store=runtime.store,
+                scan_state=scan_state,
             )
         except PortalError as error:
             return await self._detail(request, staff, number, status=error.status_code, error=error)
@@ -259,3 +247,31 @@ class CustomerController(Controller):
             path=f"/staff/customers/{customer.customer_number}?sent={notice.delivery}",
             status_code=303,
         )
+
+
+async def _receive_notice(request: AnyRequest) -> SingleFileForm:
+    """The notice form through the one streaming form reader: PDF only, per-file limit."""
+    runtime = runtime_of(request)
+    settings = runtime.settings
+    limit = settings.upload.max_file_bytes
+    words = file_size(limit, page_state(request).lang)
+
+    def new_ingest(filename: str) -> FileIngest:
+        return FileIngest(
+            store=runtime.store,
+            keyring=runtime.keyring,
+            tenant=settings.tenant.slug,
+            filename=filename,
+            max_bytes=limit,
+            max_words=words,
+            allowed=PDF_ONLY,
+        )
+
+    body = iter_body(request, limit + 1024 * 1024, words)
+    return await receive_single_file(
+        parse_parts(body, request.headers.get("content-type")),
+        csrf_ok=lambda token: csrf_ok(request, token),
+        new_ingest=new_ingest,
+        file_field="file",
+        store=runtime.store,
+    )

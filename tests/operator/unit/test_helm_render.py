@@ -129,3 +129,41 @@ def test_render_runs_helm_again_only_for_new_values_or_a_changed_chart(tmp_path:
     ctx.forget("uid-1")
     render_with({"replicaCount": 3})
     assert helm_runs() == 5
+
+
+def test_virus_scan_renders_clamd_and_points_the_portal_at_it() -> None:
+    binary = default_bin_dir() / "helm"
+    if not binary.exists():
+        unavailable("helm", "run hack/build-control-plane.sh")
+    portal = spec(spec__virusScan={"enabled": True})
+    values = render.chart_values(portal, render.WorkloadFacts("bucket-x", "k-1", False))
+    objects = asyncio.run(
+        helm.template(str(binary), PORTAL_CHART, portal.namespace, values, K8S_VERSION)
+    )
+    assert {str(obj["kind"]) for obj in objects} <= set(WORKLOAD_KINDS)
+    names = {f"{o['kind']}/{o['metadata']['name']}" for o in objects}
+    assert {
+        "ConfigMap/portal-clamd",
+        "Deployment/portal-clamd",
+        "Service/portal-clamd",
+        "NetworkPolicy/portal-clamd",
+    } <= names
+    config = next(o for o in objects if o["metadata"]["name"] == "portal-config")
+    assert config["data"]["DOKPORTAL_SCAN__CLAMD"] == "tcp://portal-clamd:3310"
+    # The portal's own selectors do not take in the clamd pods.
+    web = next(
+        o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == "portal"
+    )
+    clamd = next(
+        o for o in objects if o["metadata"]["name"] == "portal-clamd" and o["kind"] == "Deployment"
+    )
+    web_selector = web["spec"]["selector"]["matchLabels"].items()
+    assert not web_selector <= clamd["spec"]["template"]["metadata"]["labels"].items()
+
+    off = render.chart_values(spec(), render.WorkloadFacts("bucket-x", "k-1", False))
+    plain = asyncio.run(
+        helm.template(str(binary), PORTAL_CHART, portal.namespace, off, K8S_VERSION)
+    )
+    assert not [o for o in plain if "clamd" in str(o["metadata"]["name"])]
+    config = next(o for o in plain if o["metadata"]["name"] == "portal-config")
+    assert "DOKPORTAL_SCAN__CLAMD" not in config["data"]

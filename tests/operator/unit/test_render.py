@@ -169,3 +169,40 @@ def test_quota_covers_the_pods_of_the_spec_size() -> None:
     assert (hard["requests.cpu"], hard["limits.memory"]) == ("2", "12Gi")
     kinds = [obj["kind"] for obj in render.namespace_objects(spec())]
     assert kinds == ["Namespace", "ResourceQuota", "LimitRange", "NetworkPolicy", "ServiceAccount"]
+
+
+def test_virus_scan_switch() -> None:
+    """spec.virusScan turns on the chart's clamd; clamd's stream limit covers the uploads and
+    the quota has room for its pod."""
+    facts = render.WorkloadFacts("bucket-x", "k-1", rewrap=False)
+    off = render.chart_values(spec(), facts)
+    assert off["virusScan"]["enabled"] is False
+    on_spec = spec(
+        spec__virusScan={"enabled": True, "databaseMirror": "clamav-mirror.lan"},
+        spec__app__upload={"maxFileMB": 60, "maxFiles": 5},
+    )
+    on = render.chart_values(on_spec, facts)
+    assert on["virusScan"] == {
+        "enabled": True,
+        "streamMaxMB": 60,
+        "databaseMirror": "clamav-mirror.lan",
+    }
+
+    def pods(portal: object) -> int:
+        quota = next(o for o in render.namespace_objects(portal) if o["kind"] == "ResourceQuota")  # type: ignore[arg-type]
+        return int(quota["spec"]["hard"]["pods"])
+
+    assert pods(on_spec) == pods(spec()) + 2
+
+
+def test_quota_has_room_for_clamd_pods() -> None:
+    """clamd is much larger than a portal pod: the quota adds two of its size, not two
+    portal pods, or the API server would refuse the clamd pod."""
+    plain = render.namespace_objects(spec())[1]["spec"]["hard"]
+    scanning = render.namespace_objects(spec(spec__virusScan={"enabled": True}))[1]["spec"]["hard"]
+    assert render.quantity(scanning["limits.memory"]) - render.quantity(
+        plain["limits.memory"]
+    ) == 2 * render.quantity("3584Mi")
+    assert render.quantity(scanning["requests.memory"]) - render.quantity(
+        plain["requests.memory"]
+    ) == 2 * render.quantity("1344Mi")

@@ -1,4 +1,4 @@
-"""Activation with one-time codes, sign-in with lockout, sessions that end."""
+"""Activation with one-time codes, sign-in, sessions that end (limits: test_signin_limits)."""
 
 from __future__ import annotations
 
@@ -137,26 +137,6 @@ async def test_sign_out_everywhere(client: PortalClient, customer: Person) -> No
     client.cookies.set("session", phone or "")
     assert (await client.get("/")).status_code == 303
     assert await Session.count() == 0
-
-
-async def test_wrong_password_then_lockout_with_time(
-    client: PortalClient, customer: Person, settings: Settings
-) -> None:
-    client.cookies.clear()
-    limit = settings.security.max_failed_logins
-    for _ in range(limit - 1):
-        response = await sign_in(client, customer.number, "falsch-falsch")
-        assert response.status_code == 401
-        assert "not correct" in response.text
-    locked = await sign_in(client, customer.number, "falsch-falsch")
-    assert locked.status_code == 429
-    assert "locked until" in locked.text
-    # Even the right password is refused while locked.
-    assert (await sign_in(client, customer.number)).status_code == 429
-    await Customer.update({Customer.locked_until: datetime.now(UTC) - timedelta(seconds=1)}).where(
-        Customer.id == customer.id
-    )
-    assert (await sign_in(client, customer.number)).status_code == 303
 
 
 async def test_idle_session_expires(

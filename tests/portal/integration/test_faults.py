@@ -109,6 +109,9 @@ def test_kill_9_mid_upload_leaves_only_a_sweepable_orphan(tmp_path: Path) -> Non
                 "password_repeat": "Sonnenblume-2026",
             },
         )
+        # Signing in replaced the form token (it is bound to the session).
+        page = browser.get("/documents/new").text
+        token = page.split('name="_csrf" value="')[1].split('"')[0]
         started, release = threading.Event(), threading.Event()
         errors: list[BaseException] = []
 
@@ -170,7 +173,7 @@ async def test_upload_and_download_through_s3(
     async with portal_client(app) as client:
         person = await new_customer()
         assert (await activate(client, person)).status_code == 303
-        big = documents.pdf() + os.urandom(9 * 1024 * 1024)  # more than one multipart part
+        big = documents.padded_pdf(9 * 1024 * 1024 + 12345)  # more than one multipart part
         token = await csrf_of(client, "/documents/new")
         response = await client.post(
             "/documents",
@@ -215,7 +218,8 @@ async def test_storage_down_is_503_and_nothing_recorded(tmp_path: Path, database
             files=[("files", ("a.pdf", documents.pdf(), "application/pdf"))],
         )
         assert response.status_code == 503
-        assert "Nothing was saved" in response.text
+        assert "what you just sent was not saved" in response.text
+        assert response.headers["retry-after"] == "120"
         assert await Submission.count() == 0 and await StoredFile.count() == 0
         ready = await client.get("/readyz")
         assert ready.status_code == 503 and "storage" in ready.json()

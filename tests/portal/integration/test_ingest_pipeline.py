@@ -5,7 +5,6 @@ without anything written after a failure or an abort."""
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from dokportal.files.ingest import BATCH_BYTES
 from dokportal.files.reading import open_decrypted
 from dokportal.storage import FolderBlobStore, StorageUnavailable
 from dokportal.storage.folder import FolderBlobWriter
+from tests.support import documents
 
 PDF = frozenset({"application/pdf"})
 
@@ -54,9 +54,8 @@ def files_under(root: Path) -> list[Path]:
 async def test_many_batches_in_odd_chunks_round_trip(
     store: FolderBlobStore, keyring: Keyring, chunk: int
 ) -> None:
-    content = b"%PDF-1.7\n" + os.urandom(3 * BATCH_BYTES + 12345)
-    if chunk == 1:
-        content = content[:5000]  # one byte at a time: keep it short
+    # One byte at a time: keep it short.
+    content = documents.padded_pdf(5000 if chunk == 1 else 3 * BATCH_BYTES + 12345)
     job = ingest(store, keyring)
     for start in range(0, len(content), chunk):
         await job.feed(content[start : start + chunk])
@@ -65,7 +64,7 @@ async def test_many_batches_in_odd_chunks_round_trip(
     assert stored.size == len(content)
     assert stored.sha256 == hashlib.sha256(content).hexdigest()
     plain = b"".join(
-        [piece async for piece in open_decrypted(store, keyring, "bench", stored.as_row())]
+        [piece async for piece in await open_decrypted(store, keyring, "bench", stored.as_row())]
     )
     assert plain == content
 
@@ -108,7 +107,7 @@ async def test_storage_failure_in_the_worker_surfaces_and_abort_leaves_nothing(
 
     monkeypatch.setattr(store, "open_writer", open_failing)
     job = ingest(store, keyring)
-    content = b"%PDF-1.7\n" + os.urandom(6 * BATCH_BYTES)
+    content = documents.padded_pdf(6 * BATCH_BYTES)
 
     async def send() -> None:
         for start in range(0, len(content), 64 * 1024):
@@ -129,6 +128,6 @@ async def test_abort_with_a_batch_in_flight_waits_for_it_and_removes_the_part(
     store: FolderBlobStore, keyring: Keyring
 ) -> None:
     job = ingest(store, keyring)
-    await job.feed(b"%PDF-1.7\n" + os.urandom(2 * BATCH_BYTES))  # the second batch in flight
+    await job.feed(documents.padded_pdf(2 * BATCH_BYTES))  # the second batch in flight
     await job.abort()
     assert files_under(store.root) == []

@@ -11,9 +11,9 @@ import pytest
 
 from dokportal.crypto import Keyring, blob_aad, new_data_key, unwrap_data_key, wrap_data_key
 from dokportal.crypto.envelope import WrappedKey
-from dokportal.files.rewrap import rewrap_all
 from dokportal.files.tables import StoredFile
 from dokportal.settings import Settings
+from dokportal.wrapped_secrets import rewrap_all
 from tests.portal.conftest import PortalClient
 from tests.support import documents
 from tests.support.appliance import cli
@@ -42,9 +42,9 @@ async def test_rewrap_moves_every_key_to_the_primary(
     keys = {f"blob-{n}": await _store(old, tenant, f"blob-{n}") for n in range(3)}
     rotated = old.with_new_primary()
 
-    report = await rewrap_all(rotated, tenant)
-    assert (report.examined, report.rewrapped) == (3, 3)
-    assert (await rewrap_all(rotated, tenant)).rewrapped == 0  # idempotent
+    files, _ = await rewrap_all(rotated, tenant)
+    assert (files.examined, files.rewrapped) == (3, 3)
+    assert sum(count.rewrapped for count in await rewrap_all(rotated, tenant)) == 0  # idempotent
 
     retired = rotated.without_key(old.primary_id)
     for row in await StoredFile.objects():
@@ -85,9 +85,63 @@ def test_cli_command(tmp_path: Path) -> None:
     rotated.save(keyring_path)
     first = cli(tmp_path, "keys", "rewrap")
     assert first.returncode == 0, first.stderr
-    assert f"examined 1 stored files, rewrapped 1 to key {rotated.primary_id}" in first.stdout
+    assert f"stored files: examined 1, rewrapped 1 to key {rotated.primary_id}" in first.stdout
     again = cli(tmp_path, "keys", "rewrap")
-    assert "rewrapped 0" in again.stdout
+    assert "stored files: examined 1, rewrapped 0" in again.stdout
     with sqlite3.connect(tmp_path / "var" / "dokportal.sqlite3") as connection:
         ids = {row[0] for row in connection.execute("SELECT key_id FROM stored_file")}
     assert ids == {rotated.primary_id}
+
+
+async def test_a_rewrap_killed_half_way_converges_when_run_again(
+    client: PortalClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Files and staff TOTP secrets alike; the second run finishes exactly the rest."""
+    from dokportal import wrapped_secrets
+    from dokportal.staff import totp
+    from dokportal.staff.tables import StaffAccount
+    from tests.portal.integration.staff.conftest import make_staff
+
+    tenant = settings.tenant.slug
+    old = Keyring.load(settings.keyring_path)
+    keys = {f"blob-{n}": await _store(old, tenant, f"blob-{n}") for n in range(3)}
+    secrets = {}
+    for name in ("anna", "bert"):
+        secrets[name] = (await make_staff(settings, name, "admin", None)).secret
+    rotated = old.with_new_primary()
+
+    from dokportal.crypto import rewrap as real
+
+    calls = 0
+
+    def dies_on_the_third(*args: object, **kwargs: object) -> object:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise KeyboardInterrupt  # the Job's pod is killed
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(wrapped_secrets, "rewrap", dies_on_the_third)
+    with pytest.raises(KeyboardInterrupt):
+        await rewrap_all(rotated, tenant)
+    monkeypatch.setattr(wrapped_secrets, "rewrap", real)
+    half = {row.key_id for row in await StoredFile.objects()}
+    assert half == {old.primary_id, rotated.primary_id}
+
+    files, staff = await rewrap_all(rotated, tenant)
+    assert (files.examined, files.rewrapped) == (3, 1)
+    assert (staff.examined, staff.rewrapped) == (2, 2)
+
+    retired = rotated.without_key(old.primary_id)
+    for row in await StoredFile.objects():
+        wrapped = WrappedKey(row.key_id, base64.b64decode(row.wrapped_key))
+        assert (
+            unwrap_data_key(retired, wrapped, aad=blob_aad(tenant, row.blob_id))
+            == (keys[row.blob_id])
+        )
+    for account in await StaffAccount.objects():
+        assert account.totp_key_id == retired.primary_id
+        secret = totp.unwrap(
+            retired, account.totp_key_id, account.totp_wrapped, tenant, account.username
+        )
+        assert secret == secrets[account.username]

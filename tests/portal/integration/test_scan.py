@@ -63,7 +63,7 @@ async def stored_files(settings: Settings) -> list[tuple[str, str, bytes]]:
     for link in links:
         row = await StoredFile.objects().where(StoredFile.id == link.stored_file).first()
         assert row is not None
-        chunks = [c async for c in open_decrypted(store, keyring, settings.tenant.slug, row)]
+        chunks = [c async for c in await open_decrypted(store, keyring, settings.tenant.slug, row)]
         result.append((row.display_name, row.content_type, b"".join(chunks)))
     return result
 
@@ -113,8 +113,8 @@ async def test_scan_pages_always_become_one_pdf(
     files = await stored_files(settings)
     assert [name for name, _, _ in files] == ["scan.pdf", "extra.jpg"]
     assert len(PdfReader(io.BytesIO(files[0][2]), strict=True).pages) == 3
-    # A single photo sent on its own is kept as it is (the office may need the original).
-    assert documents.has_gps(files[1][2])
+    # A single photo sent on its own keeps its pixels but loses its location (issue 12).
+    assert not documents.has_gps(files[1][2])
 
 
 async def test_combine_sent_after_the_files_does_not_apply(

@@ -200,7 +200,7 @@ async def test_hostile_filenames_are_display_metadata_only(
     assert row is not None
     if shown is not None:
         assert row.display_name == shown
-    assert len(row.display_name) <= 200 and row.display_name.endswith(".pdf")
+    assert len(row.display_name) <= 255 and row.display_name.endswith(".pdf")
     # Stored under a generated id, never under the user's name.
     for blob in stored_blobs(settings):
         assert blob.name == row.blob_id

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dokportal.files.names import display_name
+from dokportal.files.names import display_name, with_type_extension
 from dokportal.files.sniffing import extension_contradicts, sniff
 from tests.support import documents
 
@@ -20,6 +20,13 @@ from tests.support import documents
         ("", "document"),
         ("...", "document"),
         ("كشف حساب.pdf", "كشف حساب.pdf"),
+        ("فیش\u200cحقوقی.pdf", "فیش\u200cحقوقی.pdf"),  # ZWNJ is part of Persian spelling
+        (
+            "Familie \U0001f468\u200d\U0001f469\u200d\U0001f467.pdf",
+            "Familie \U0001f468\u200d\U0001f469\u200d\U0001f467.pdf",
+        ),
+        ("Re\u0301sume\u0301.pdf", "R\u00e9sum\u00e9.pdf"),  # NFD from macOS becomes NFC
+        ("A\u2028B\u200eC\u2067D\u061c.pdf", "ABCD.pdf"),
     ],
 )
 def test_display_name(raw: str, expected: str) -> None:
@@ -28,7 +35,7 @@ def test_display_name(raw: str, expected: str) -> None:
 
 def test_long_names_keep_their_extension() -> None:
     name = display_name("x" * 500 + ".pdf")
-    assert len(name) == 200 and name.endswith(".pdf")
+    assert len(name) == 255 and name.endswith(".pdf")
 
 
 def test_sniff_real_documents() -> None:
@@ -44,3 +51,20 @@ def test_extension_contradiction() -> None:
     assert not extension_contradicts("photo.JPEG", "image/jpeg")
     assert not extension_contradicts("scan", "application/pdf")
     assert not extension_contradicts("IMG_0001.HEIC", "image/jpeg")
+
+
+@pytest.mark.parametrize(
+    ("name", "content_type", "expected"),
+    [
+        ("Lohnabrechnung.hta", "image/jpeg", "Lohnabrechnung.hta.jpg"),
+        ("brief.html", "application/pdf", "brief.html.pdf"),
+        ("logo.svg", "image/png", "logo.svg.png"),
+        ("scan", "application/pdf", "scan.pdf"),
+        ("Foto.JPEG", "image/jpeg", "Foto.JPEG"),
+        ("Bild.jfif", "image/jpeg", "Bild.jfif"),
+        ("x" * 200, "image/png", "x" * 196 + ".png"),
+    ],
+)
+def test_the_extension_follows_the_content(name: str, content_type: str, expected: str) -> None:
+    result = with_type_extension(name, content_type)
+    assert result == expected and len(result) <= 200

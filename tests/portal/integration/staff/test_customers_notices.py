@@ -238,6 +238,9 @@ async def test_notice_upload_rejects_bad_files_and_stores_nothing(
     await _lead(client, settings)
     photo = await _send_notice(client, customer.number, "Foto", documents.jpeg())
     assert photo.status_code == 415
+    # The caseworker's notice goes through the same content check as every upload.
+    truncated = await _send_notice(client, customer.number, "Kaputt", documents.pdf()[:-40])
+    assert truncated.status_code == 415 and "damaged or incomplete" in truncated.text
     untitled = await _send_notice(client, customer.number, "  ", documents.pdf())
     assert untitled.status_code == 400
     forged = await client.post(

@@ -99,18 +99,41 @@ async def test_code_guessing_locks_the_account(client: PortalClient, settings: S
     member = await make_staff(settings, "sb3", "caseworker", "team-a")
     await _password(client, "sb3")
     statuses = []
-    for _ in range(settings.staff.max_failed_codes):
+    for _ in range(settings.staff.max_failed_codes + 1):
         response = await staff_post(
             client, "/staff/signin/code", {"code": "123456"}, "/staff/signin/code"
         )
         statuses.append(response.status_code)
-    assert statuses[:-1] == [401] * (settings.staff.max_failed_codes - 1)
+    assert statuses[:-1] == [401] * settings.staff.max_failed_codes
     assert statuses[-1] == 429
     # Locked: even the right code is refused now.
     right = await staff_post(
         client, "/staff/signin/code", {"code": member.code()}, "/staff/signin/code"
     )
     assert right.status_code == 429
+
+
+async def test_reset_2fa_clears_a_code_lockout(client: PortalClient, settings: Settings) -> None:
+    """A phone lost after several wrong codes: the admin's reset lets enrolment go ahead."""
+    await make_staff(settings, "sb7", "caseworker", "team-a")
+    await _password(client, "sb7")
+    for _ in range(settings.staff.max_failed_codes + 1):
+        last = await staff_post(
+            client, "/staff/signin/code", {"code": "123456"}, "/staff/signin/code"
+        )
+    assert last.status_code == 429
+    await reset_second_factor("sb7")
+    client.cookies.clear()
+    assert (await _password(client, "sb7")).headers["location"] == "/staff/enrol"
+    page = await client.get("/staff/enrol")
+    match = SECRET_RE.search(page.text)
+    assert match
+    import pyotp
+
+    done = await staff_post(
+        client, "/staff/enrol", {"code": pyotp.TOTP(match.group(1)).now()}, "/staff/enrol"
+    )
+    assert done.status_code == 200
 
 
 async def test_wrong_password_is_401_and_audited(client: PortalClient, settings: Settings) -> None:

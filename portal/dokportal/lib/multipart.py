@@ -1,23 +1,28 @@
-"""Streaming ``multipart/form-data`` reader for the upload route.
+"""Streaming ``multipart/form-data`` reader for every form that carries a file.
 
 python-multipart's push parser turns body chunks into part events; we collect them per chunk
 and hand them on asynchronously, so each file goes straight into the ingest pipeline without
-touching a temporary file or being held whole in memory.
+touching a temporary file or being held whole in memory. Part headers are parsed by
+:mod:`dokportal.lib.header_params` (UTF-8 names as browsers send them), not by
+python-multipart's latin-1 ``parse_options_header``.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from urllib.parse import unquote
 
 from python_multipart.exceptions import MultipartParseError
-from python_multipart.multipart import MultipartParser, parse_options_header
+from python_multipart.multipart import MultipartParser
 
+from dokportal.i18n import N_
 from dokportal.lib.errors import BadRequest
+from dokportal.lib.header_params import parse_params, part_filename
 
 MAX_PART_HEADERS = 8
 MAX_HEADER_BYTES = 4096
+MAX_BOUNDARY = 200
+UNREADABLE = N_("The form data could not be read. Please send the form again.")
 
 
 @dataclass
@@ -56,24 +61,20 @@ class _Collector:
 
     def on_header_end(self) -> None:
         name = self.field_name.decode("latin-1").lower()
-        self.headers[name] = self.field_value.decode("utf-8", errors="replace")
+        self.headers[name] = _text(self.field_value)
         self.field_name.clear()
         self.field_value.clear()
 
     def on_headers_finished(self) -> None:
-        disposition, params = parse_options_header(self.headers.get("content-disposition", ""))
-        if disposition != b"form-data" or b"name" not in params:
-            raise BadRequest("The form data could not be read. Please send the form again.")
-        name = params[b"name"].decode("utf-8", errors="replace")
-        filename: str | None = None
-        if b"filename*" in params:
-            raw = params[b"filename*"].decode("latin-1")
-            _, _, encoded = raw.partition("''")
-            filename = unquote(encoded, encoding="utf-8", errors="replace")
-        elif b"filename" in params:
-            filename = params[b"filename"].decode("utf-8", errors="replace")
+        disposition, params = parse_params(self.headers.get("content-disposition", ""))
+        if disposition != "form-data" or "name" not in params:
+            raise BadRequest(UNREADABLE)
         content_type = self.headers.get("content-type", "text/plain")
-        self.events.append(PartStart(name=name, filename=filename, content_type=content_type))
+        self.events.append(
+            PartStart(
+                name=params["name"], filename=part_filename(params), content_type=content_type
+            )
+        )
         self.headers = {}
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
@@ -87,12 +88,26 @@ class _Collector:
         self.finished = True
 
 
+def _text(raw: bytearray) -> str:
+    """Part headers as browsers send them (UTF-8); bytes that are not UTF-8 come from an old
+    client in a Latin-1 locale (``M\\xe4rz.pdf``), which Latin-1 reads right."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
 def boundary_of(content_type: str | None) -> bytes:
-    kind, params = parse_options_header(content_type or "")
-    boundary = params.get(b"boundary", b"")
-    if kind != b"multipart/form-data" or not boundary or len(boundary) > 200:
-        raise BadRequest("The form data could not be read. Please send the form again.")
-    return boundary
+    kind, params = parse_params(content_type or "")
+    boundary = params.get("boundary", "")
+    if (
+        kind != "multipart/form-data"
+        or not boundary
+        or len(boundary) > MAX_BOUNDARY
+        or not boundary.isascii()
+    ):
+        raise BadRequest(UNREADABLE)
+    return boundary.encode("ascii")
 
 
 async def parse_parts(body: AsyncIterator[bytes], content_type: str | None) -> AsyncIterator[Event]:
@@ -116,9 +131,7 @@ async def parse_parts(body: AsyncIterator[bytes], content_type: str | None) -> A
         try:
             parser.write(chunk)
         except MultipartParseError as error:
-            raise BadRequest(
-                "The form data could not be read. Please send the form again."
-            ) from error
+            raise BadRequest(UNREADABLE) from error
         events, collector.events = collector.events, []
         for event in events:
             yield event
