@@ -75,7 +75,7 @@ PREFIX = "bench-"
 WRITES = ("create", "update", "patch", "delete", "deletecollection")
 VERBS = ("get", "list", "watch", "create", "patch", "update", "delete")
 WATCH_EVENTS = ("ADDED", "MODIFIED", "DELETED")
-CHILD_WATCHES = 11  # drift.WATCHED: every kind of child is watched for drift
+CHILD_WATCHES = 12  # drift.WATCHED: every kind of child is watched for drift
 
 
 def names(count: int) -> list[str]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import kopf
 
+from dokportal_operator import leader
 from dokportal_operator.settings import get_settings
 
 
@@ -24,7 +26,14 @@ def main() -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     for handler in logging.getLogger().handlers:
         handler.addFilter(_QuietWakeups())
-    import dokportal_operator.main  # noqa: F401 - registers the handlers
+    leading = True
+    if settings.leader_election:
+        leading = asyncio.run(leader.holds(settings.namespace, settings.lease_seconds))
+    if leading:
+        import dokportal_operator.main
+    else:
+        logging.getLogger(__name__).info("standing by: serving admission only")
+        import dokportal_operator.standby  # noqa: F401 - the standby's handlers only
 
     kopf.run(
         clusterwide=True,

@@ -40,13 +40,22 @@ def unknown(kind: str, message: str = "not checked yet") -> Condition:
 
 
 def summarise(
-    parts: Mapping[str, Condition], waiting: Sequence[Condition], stalled: Sequence[Condition]
+    parts: Mapping[str, Condition],
+    waiting: Sequence[Condition],
+    stalled: Sequence[Condition],
+    *,
+    paused: bool = False,
 ) -> list[Condition]:
-    """Add Ready, Reconciling and Stalled to the per-part conditions."""
+    """Add Ready, Reconciling and Stalled to the per-part conditions. `paused`: the spec asks
+    for no pods (replicas 0) — not Ready, but nothing is wrong either."""
     result = [parts.get(kind, unknown(kind)) for kind in PARTS]
     not_ready = [cond for cond in result if cond.ok is not True]
     if stalled:
         ready = Condition(c.READY, False, stalled[0].reason, stalled[0].message)
+    elif paused and all(cond.ok for cond in result if cond.type != c.WORKLOAD_AVAILABLE):
+        ready = Condition(
+            c.READY, False, "Paused", "spec.app.replicas is 0: no pods run, nobody is served"
+        )
     elif not_ready:
         ready = Condition(c.READY, False, not_ready[0].reason, not_ready[0].message)
     else:
@@ -89,3 +98,22 @@ def merge(
             }
         )
     return merged
+
+
+def phase(conditions: Iterable[Mapping[str, Any]]) -> tuple[str, str]:
+    """(phase, reason) of a status' conditions: Stalled, Ready, Paused or Reconciling — what
+    an Event reports when it changes."""
+    by_type = {item.get("type"): item for item in conditions}
+    stalled = by_type.get(c.STALLED) or {}
+    ready = by_type.get(c.READY) or {}
+    if stalled.get("status") == "True":
+        return "Stalled", str(stalled.get("reason") or "")
+    if ready.get("status") == "True":
+        return "Ready", ""
+    if ready.get("reason") == "Paused":
+        return "Paused", ""
+    if ready.get("reason") == "ReconcileFailed":
+        return "Failing", "ReconcileFailed"
+    if not ready:
+        return "", ""
+    return "Reconciling", ""

@@ -29,14 +29,28 @@ PART_KEYS: Final = "keys"
 PART_STORAGE: Final = "storage"
 PART_WORKLOAD: Final = "workload"
 RETAINED_FROM_LABEL: Final = f"{GROUP}/retained-from"
+# On a retained keyring: the uid of the Portal it came from (its bucket's marker names it).
+RETAINED_UID_ANNOTATION: Final = f"{GROUP}/portal-uid"
+
+# On the Portal: accept that the recorded bucket is lost and start over with an empty one; the
+# value must be the marker id the status recorded (so it cannot accept a later loss).
+ACCEPT_BUCKET_LOSS_ANNOTATION: Final = f"{GROUP}/accept-bucket-loss"
+# On the Portal: the session secret is gone; make a new one (signs everyone out). The value
+# must name the fingerprint the status recorded.
+REGENERATE_SESSION_ANNOTATION: Final = f"{GROUP}/regenerate-session-secret"
 
 # On the Portal: set (to any new value) to rotate the keys now.
 ROTATE_ANNOTATION: Final = f"{GROUP}/rotate-keys"
+
+# On the portal's pod template: a digest of the copied credentials (a change rolls the pods).
+CREDENTIALS_CHECKSUM_ANNOTATION: Final = f"{GROUP}/credentials-checksum"
 
 # On the keyring Secret: rotation state (ids and times only, never key material).
 ROTATED_AT_ANNOTATION: Final = f"{GROUP}/rotated-at"
 RETIRING_ANNOTATION: Final = f"{GROUP}/retiring-keys"
 ROTATE_HANDLED_ANNOTATION: Final = f"{GROUP}/rotate-request-handled"
+# On a keyring put back from spec.encryption.restoreFrom: which Secret it came from.
+RESTORED_FROM_ANNOTATION: Final = f"{GROUP}/restored-from"
 
 # Object names inside a tenant namespace.
 NAMESPACE_PREFIX: Final = "portal-"
@@ -51,6 +65,8 @@ DATABASE_SECRET: Final = "portal-database"
 DATABASE_KEY: Final = "url"
 DATA_CLAIM: Final = "portal-data"
 QUOTA: Final = "portal-quota"
+LIMIT_RANGE: Final = "portal-limits"
+TENANT_BINDING: Final = "dokportal-operator"
 DEFAULT_DENY: Final = "default-deny"
 
 # Keys of the credential Secrets a Portal refers to.
@@ -71,3 +87,8 @@ KEYS_READY: Final = "KeysReady"
 STORAGE_READY: Final = "StorageReady"
 DATABASE_READY: Final = "DatabaseReady"
 WORKLOAD_AVAILABLE: Final = "WorkloadAvailable"
+
+# Who posts the Portal's Events.
+EVENT_SOURCE: Final = "dokportal-operator"
+# Cluster-scoped objects' Events live here (as kubectl and kopf expect).
+EVENT_NAMESPACE: Final = "default"

@@ -48,13 +48,20 @@ class Context:
     kube: Kube
     settings: OperatorSettings
     applied: dict[tuple[str, Ref], tuple[str, str]] = field(default_factory=dict)
-    storage_checked: dict[str, tuple[str, float]] = field(default_factory=dict)
+    # Per Portal: (digest of what was checked, when, the bucket's marker id).
+    storage_checked: dict[str, tuple[str, float, str]] = field(default_factory=dict)
     rendered: dict[str, tuple[str, list[Obj]]] = field(default_factory=dict)
     wakeups: dict[str, asyncio.Event] = field(default_factory=dict)
     # Per Portal: what of it (besides status) the last event showed; see keep.wake_on_change.
     portal_triggers: dict[str, str] = field(default_factory=dict)
     # Per child: what of it a pass acts on, as its last event showed; see drift.wake_owner.
     children_seen: dict[Ref, str] = field(default_factory=dict)
+    # Per Portal uid: (copied Secret name → digest of what was copied), for the pod template.
+    copied: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Secret (namespace, name) → the Portals that read it: a change wakes them at once.
+    readers: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    # Per Portal uid: the foreign Roles/RoleBindings last reported (see resources.rights).
+    rights_seen: dict[str, str] = field(default_factory=dict)
 
     def wakeup(self, portal: str) -> asyncio.Event:
         return self.wakeups.setdefault(portal, asyncio.Event())
@@ -68,6 +75,7 @@ class Context:
             del self.applied[key]
         self.storage_checked.pop(uid, None)
         self.rendered.pop(uid, None)
+        self.copied.pop(uid, None)
 
     async def ensure(self, owner_uid: str, obj: Obj, live: Obj | bool | None = True) -> Obj:
         """Server-side apply `obj` unless exactly this was applied and nobody touched it since.
@@ -87,6 +95,12 @@ class Context:
         result = await self.kube.apply(obj)
         self.applied[key] = (fingerprint, live_version(result, obj))
         return result
+
+    def credentials_checksum(self, owner_uid: str) -> str:
+        copied = self.copied.get(owner_uid) or {}
+        if not copied:
+            return ""
+        return hashlib.sha256(json.dumps(copied, sort_keys=True).encode()).hexdigest()[:16]
 
     async def render_chart(self, owner_uid: str, namespace: str, values: Obj) -> list[Obj]:
         """charts/portal for these values; `helm template` runs only when the values or the
@@ -110,13 +124,16 @@ class Context:
         self.rendered[owner_uid] = (key, objects)
         return objects
 
-    def storage_fresh(self, owner_uid: str, digest: str) -> bool:
+    def storage_fresh(self, owner_uid: str, digest: str) -> str | None:
+        """The marker id of a bucket check that passed recently for the same inputs."""
         checked = self.storage_checked.get(owner_uid)
-        return (
+        if (
             checked is not None
             and checked[0] == digest
             and time.monotonic() - checked[1] < self.settings.storage_recheck_seconds
-        )
+        ):
+            return checked[2]
+        return None
 
-    def storage_passed(self, owner_uid: str, digest: str) -> None:
-        self.storage_checked[owner_uid] = (digest, time.monotonic())
+    def storage_passed(self, owner_uid: str, digest: str, marker: str) -> None:
+        self.storage_checked[owner_uid] = (digest, time.monotonic(), marker)

@@ -8,10 +8,11 @@ apply under the operator's own field manager.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Literal
 
 from lightkube import ApiError as ApiError
 from lightkube import AsyncClient
@@ -28,6 +29,7 @@ KINDS: Mapping[str, tuple[str, str, str, bool]] = {
     "Namespace": ("", "v1", "namespaces", False),
     "PersistentVolume": ("", "v1", "persistentvolumes", False),
     "ResourceQuota": ("", "v1", "resourcequotas", True),
+    "LimitRange": ("", "v1", "limitranges", True),
     "ServiceAccount": ("", "v1", "serviceaccounts", True),
     "Secret": ("", "v1", "secrets", True),
     "ConfigMap": ("", "v1", "configmaps", True),
@@ -38,6 +40,16 @@ KINDS: Mapping[str, tuple[str, str, str, bool]] = {
     "NetworkPolicy": ("networking.k8s.io", "v1", "networkpolicies", True),
     "Ingress": ("networking.k8s.io", "v1", "ingresses", True),
     "PodDisruptionBudget": ("policy", "v1", "poddisruptionbudgets", True),
+    "Event": ("", "v1", "events", True),
+    "Lease": ("coordination.k8s.io", "v1", "leases", True),
+    "Role": ("rbac.authorization.k8s.io", "v1", "roles", True),
+    "RoleBinding": ("rbac.authorization.k8s.io", "v1", "rolebindings", True),
+    "ValidatingWebhookConfiguration": (
+        "admissionregistration.k8s.io",
+        "v1",
+        "validatingwebhookconfigurations",
+        False,
+    ),
     c.KIND: (c.GROUP, c.VERSION, c.PLURAL, False),
 }
 
@@ -219,6 +231,18 @@ class Kube:
         )
         return self._remember(_dict(patched))
 
+    async def json_patch(self, ref: Ref, operations: Sequence[Obj]) -> Obj:
+        self._wrote()
+        patched = await self._client.patch(
+            _resource(ref.kind),
+            ref.name,
+            list(operations),
+            namespace=ref.namespace,
+            patch_type=PatchType.JSON,
+            field_manager=c.FIELD_MANAGER,
+        )
+        return self._remember(_dict(patched))
+
     async def delete(self, ref: Ref) -> bool:
         """Delete in the background (dependents follow); False if it was already gone."""
         try:
@@ -237,6 +261,11 @@ class Kube:
             self._written.pop(ref, None)
         return True
 
+    async def watch(self, kind: str, namespace: str | None) -> AsyncIterator[tuple[str, Obj]]:
+        """(ADDED/MODIFIED/DELETED, object) for every change of `kind` in `namespace`."""
+        async for change, obj in self._client.watch(_resource(kind), namespace=namespace):
+            yield change, _dict(obj)
+
     async def patch_portal_status(self, name: str, status: Obj) -> None:
         self._wrote()
         await self._client.patch(
@@ -246,3 +275,38 @@ class Kube:
             patch_type=PatchType.MERGE,
             field_manager=c.FIELD_MANAGER,
         )
+
+    async def post_event(
+        self, portal: Obj, kind: Literal["Normal", "Warning"], reason: str, message: str
+    ) -> None:
+        """An Event on the Portal (`kubectl describe portal` shows it). Events of cluster-scoped
+        objects live in the default namespace. A failure to post is only logged by the caller:
+        an Event is a notice, never a reason to fail a pass."""
+        meta = portal.get("metadata") or {}
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        body = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {
+                "generateName": f"{meta.get('name')}.",
+                "namespace": c.EVENT_NAMESPACE,
+            },
+            "involvedObject": {
+                "apiVersion": c.API_VERSION,
+                "kind": c.KIND,
+                "name": meta.get("name"),
+                "uid": meta.get("uid"),
+                "resourceVersion": meta.get("resourceVersion"),
+            },
+            "type": kind,
+            "reason": reason,
+            "message": message[:1000],
+            "source": {"component": c.EVENT_SOURCE},
+            "reportingComponent": c.EVENT_SOURCE,
+            "reportingInstance": c.EVENT_SOURCE,
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+        }
+        self._wrote()
+        await self._client.create(_resource("Event")(body))

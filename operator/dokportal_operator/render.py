@@ -13,6 +13,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -29,6 +30,9 @@ class WorkloadFacts:
     bucket: str | None
     primary_key_id: str
     rewrap: bool
+    # A digest of the credentials copied into the tenant namespace: in the pod template, so
+    # new credentials roll the pods (they read them at start).
+    credentials_checksum: str = ""
 
 
 def labels(spec: PortalSpec, part: str) -> dict[str, str]:
@@ -71,11 +75,74 @@ def bucket_name(spec: PortalSpec) -> str | None:
     return f"dokportal-{spec.name}-{spec.uid.replace('-', '')[:8]}"
 
 
+# What a portal container gets when the spec says nothing (the chart's defaults, too).
+DEFAULT_REQUESTS = {"cpu": "100m", "memory": "256Mi"}
+DEFAULT_LIMITS = {"cpu": "1", "memory": "512Mi"}
+# The chart's clamd pod (charts/portal/templates/clamd.yaml): clamd's own resources plus the
+# freshclam sidecar (its CPU limit from the LimitRange default); keep in step with the chart.
+CLAMD_POD = {
+    ("requests", "cpu"): "110m",
+    ("requests", "memory"): "1344Mi",
+    ("limits", "cpu"): "3",
+    ("limits", "memory"): "3584Mi",
+}
+_SUFFIXES = {
+    "m": Decimal("0.001"),
+    "k": Decimal(10**3),
+    "M": Decimal(10**6),
+    "G": Decimal(10**9),
+    "T": Decimal(10**12),
+    "Ki": Decimal(2**10),
+    "Mi": Decimal(2**20),
+    "Gi": Decimal(2**30),
+    "Ti": Decimal(2**40),
+}
+
+
+def quantity(value: object) -> Decimal:
+    """A Kubernetes quantity as a number (the CRD has checked it is one)."""
+    text = str(value).strip()
+    for suffix in sorted(_SUFFIXES, key=len, reverse=True):
+        if text.endswith(suffix):
+            return Decimal(text[: -len(suffix)]) * _SUFFIXES[suffix]
+    return Decimal(text)
+
+
+def _per_pod(spec: PortalSpec, kind: str, resource: str) -> Decimal:
+    given = (spec.resources.get(kind) or {}).get(resource)
+    defaults = DEFAULT_LIMITS if kind == "limits" else DEFAULT_REQUESTS
+    return quantity(given if given is not None else defaults[resource])
+
+
+def _total(amount: Decimal, resource: str) -> str:
+    """In the form the API server writes back (so a comparison finds no difference)."""
+    if resource == "cpu":
+        milli = int((amount * 1000).to_integral_value())
+        return str(milli // 1000) if milli % 1000 == 0 else f"{milli}m"
+    size = int(amount.to_integral_value())
+    for suffix, unit in (("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10)):
+        if size % unit == 0:
+            return f"{size // unit}{suffix}"
+    return str(size)
+
+
 def namespace_objects(spec: PortalSpec) -> list[Obj]:
     """The tenant's namespace and the guard rails in it."""
     pods = max(6, 2 * spec.replicas + 4)  # rolling surge plus a migration and a rewrap Job
+    # CPU and memory for that many pods of the spec's size (or the defaults): a tenant cannot
+    # take the node from the others. The LimitRange gives containers without a size one.
+    sizes = {
+        (kind, resource): pods * _per_pod(spec, kind, resource)
+        for kind in ("requests", "limits")
+        for resource in ("cpu", "memory")
+    }
     if spec.virus_scan:
-        pods += 2  # clamd and its rolling replacement
+        pods += 2  # clamd and its rolling replacement, each of the chart's clamd pod size
+        for key, amount in CLAMD_POD.items():
+            sizes[key] += 2 * quantity(amount)
+    compute = {
+        f"{kind}.{resource}": _total(amount, resource) for (kind, resource), amount in sizes.items()
+    }
     namespace: Obj = {
         "apiVersion": "v1",
         "kind": "Namespace",
@@ -102,7 +169,22 @@ def namespace_objects(spec: PortalSpec) -> list[Obj]:
                 "services.nodeports": "0",
                 "secrets": "20",
                 "configmaps": "20",
+                **compute,
             }
+        },
+    }
+    limits: Obj = {
+        "apiVersion": "v1",
+        "kind": "LimitRange",
+        "metadata": {"name": c.LIMIT_RANGE},
+        "spec": {
+            "limits": [
+                {
+                    "type": "Container",
+                    "default": dict(DEFAULT_LIMITS),
+                    "defaultRequest": dict(DEFAULT_REQUESTS),
+                }
+            ]
         },
     }
     deny: Obj = {
@@ -120,9 +202,24 @@ def namespace_objects(spec: PortalSpec) -> list[Obj]:
     return [
         stamp(namespace, spec, c.PART_NAMESPACE, namespaced=False),
         stamp(quota, spec, c.PART_NAMESPACE),
+        stamp(limits, spec, c.PART_NAMESPACE),
         stamp(deny, spec, c.PART_NAMESPACE),
         stamp(account, spec, c.PART_NAMESPACE),
     ]
+
+
+def tenant_binding(spec: PortalSpec, operator_namespace: str, account: str, role: str) -> Obj:
+    """The operator's rights inside the tenant namespace: a RoleBinding of its ServiceAccount
+    to the chart's tenant ClusterRole. Cluster-wide it may write Secrets, Deployments and the
+    rest nowhere; only where it made a namespace and bound itself."""
+    body: Obj = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": c.TENANT_BINDING},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+        "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": operator_namespace}],
+    }
+    return stamp(body, spec, c.PART_NAMESPACE)
 
 
 def secret(
@@ -247,6 +344,8 @@ def chart_values(spec: PortalSpec, facts: WorkloadFacts) -> dict[str, Any]:
         # The operator makes the ServiceAccount itself (before any Job needs it).
         "serviceAccount": {"create": False, "name": c.SERVICE_ACCOUNT},
     }
+    if facts.credentials_checksum:
+        values["podAnnotations"] = {c.CREDENTIALS_CHECKSUM_ANNOTATION: facts.credentials_checksum}
     if spec.resources:
         values["resources"] = dict(spec.resources)
     if spec.s3 is not None:

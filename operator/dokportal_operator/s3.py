@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
+import secrets
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -27,6 +29,30 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 PROBE_KEY = ".dokportal-probe"
+MARKER_KEY = ".dokportal-owner"
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Who may use the bucket, and what the Portal's status remembers of it.
+
+    `marker`: the marker id the status recorded ("" — this Portal never marked a bucket);
+    `accept_loss`: a person accepted that the bucket with that marker id is lost;
+    `adopt_uid`: a bucket marked by this (deleted) Portal may be taken over — the Portal
+    restores that Portal's retained keyring; `adopt_unmarked`: a bucket without a marker may
+    be taken over even if it holds objects (made by an operator before markers, or named by
+    the retained keyring being restored)."""
+
+    name: str
+    uid: str
+    marker: str = ""
+    accept_loss: str = ""
+    adopt_uid: str = ""
+    adopt_unmarked: bool = False
+
+    @property
+    def knows_bucket(self) -> bool:
+        return bool(self.marker) and self.accept_loss != self.marker
 
 
 @dataclass(frozen=True)
@@ -130,26 +156,103 @@ def _code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
 
-def _ensure(target: S3Target) -> str:
+def _read_marker(client: S3Client, bucket: str) -> dict[str, Any] | None:
+    try:
+        raw = client.get_object(Bucket=bucket, Key=MARKER_KEY)["Body"].read()
+    except ClientError as error:
+        if _code(error) in {"NoSuchKey", "404"}:
+            return None
+        raise
+    try:
+        document = json.loads(raw)
+    except ValueError:
+        return {"uid": "", "portal": "unknown (unreadable marker)"}
+    return document if isinstance(document, dict) else {"uid": "", "portal": "unknown"}
+
+
+def _write_marker(client: S3Client, bucket: str, owner: Owner) -> str:
+    marker_id = secrets.token_hex(8)
+    body = json.dumps({"portal": owner.name, "uid": owner.uid, "id": marker_id}).encode()
+    client.put_object(Bucket=bucket, Key=MARKER_KEY, Body=body)
+    return marker_id
+
+
+def _lost(target: S3Target, owner: Owner, what: str) -> StorageProblem:
+    return StorageProblem(
+        "BucketLost",
+        f"bucket {target.bucket} at {target.endpoint} (marker {owner.marker}) {what}: the "
+        "documents it held are not there. It is never made again empty. Restore the bucket "
+        "with its objects (including the marker object "
+        f"{MARKER_KEY}) from backup; or, to start over with an empty bucket and lose what "
+        f"it held: kubectl annotate portal {owner.name} --overwrite "
+        f"dokportal.dev/accept-bucket-loss={owner.marker}",
+        human=True,
+    )
+
+
+def _ensure(target: S3Target, owner: Owner) -> str:
+    """Check (or make) the bucket and its owner marker; returns the marker id."""
     client = _client(target)
-    created = False
     action = "looking at the bucket"
     try:
+        listing: dict[str, Any] | None
         try:
-            client.list_objects_v2(Bucket=target.bucket, MaxKeys=1)
+            listing = dict(client.list_objects_v2(Bucket=target.bucket, MaxKeys=3))
         except ClientError as error:
             if _code(error) != "NoSuchBucket":
                 raise
+            listing = None
+        if listing is None:
+            if owner.knows_bucket:
+                raise _lost(target, owner, "no longer exists")
             action = "creating the bucket"
             options: dict[str, Any] = {}
             if target.region and target.region != "us-east-1":
                 options["CreateBucketConfiguration"] = {"LocationConstraint": target.region}
             try:
                 client.create_bucket(Bucket=target.bucket, **options)
-                created = True
             except ClientError as create_error:
                 if _code(create_error) != "BucketAlreadyOwnedByYou":
                     raise
+            action = "writing the owner marker"
+            marker_id = _write_marker(client, target.bucket, owner)
+        else:
+            action = "reading the owner marker"
+            marker = _read_marker(client, target.bucket)
+            if marker is None:
+                if owner.knows_bucket:
+                    raise _lost(target, owner, f"has lost its marker object {MARKER_KEY}")
+                foreign = [
+                    item["Key"]
+                    for item in listing.get("Contents") or []
+                    if item["Key"] not in {PROBE_KEY, MARKER_KEY}
+                ]
+                if foreign and not owner.adopt_unmarked:
+                    raise StorageProblem(
+                        "BucketNotEmpty",
+                        f"bucket {target.bucket} at {target.endpoint} already holds objects "
+                        "that this Portal did not make (and no owner marker): it is not "
+                        "taken over. Name an empty bucket, or restore the keyring of the "
+                        "Portal that made it (spec.encryption.restoreFrom, a retained copy "
+                        "whose annotation names this bucket)",
+                        human=True,
+                    )
+                action = "writing the owner marker"
+                marker_id = _write_marker(client, target.bucket, owner)
+            elif marker.get("uid") != owner.uid:
+                if owner.adopt_uid and marker.get("uid") == owner.adopt_uid:
+                    action = "taking over the owner marker"
+                    marker_id = _write_marker(client, target.bucket, owner)
+                else:
+                    raise StorageProblem(
+                        "BucketTaken",
+                        f"bucket {target.bucket} at {target.endpoint} belongs to Portal "
+                        f"{marker.get('portal')} (uid {marker.get('uid')}): it is not shared. "
+                        "Name another bucket (storage.s3.bucket) or leave it out",
+                        human=True,
+                    )
+            else:
+                marker_id = str(marker.get("id") or "")
         action = "writing a probe object"
         client.put_object(Bucket=target.bucket, Key=PROBE_KEY, Body=b"dokportal")
         action = "reading the probe object"
@@ -164,18 +267,27 @@ def _ensure(target: S3Target) -> str:
         client.delete_object(Bucket=target.bucket, Key=PROBE_KEY)
     except (BotoCoreError, ClientError) as error:
         raise _problem(error, target, action) from None
-    return "created" if created else "exists"
+    return marker_id
 
 
-def _delete(target: S3Target) -> bool:
+def _delete(target: S3Target, uid: str) -> str:
+    """Empty and remove the bucket if its marker names `uid`: "removed", "gone" or why not."""
     client = _client(target)
     try:
         try:
             client.list_objects_v2(Bucket=target.bucket, MaxKeys=1)
         except ClientError as error:
             if _code(error) == "NoSuchBucket":
-                return False
+                return "gone"
             raise
+        marker = _read_marker(client, target.bucket)
+        if marker is None or marker.get("uid") != uid:
+            owner = (
+                "has no owner marker"
+                if marker is None
+                else (f"belongs to Portal {marker.get('portal')} (uid {marker.get('uid')})")
+            )
+            return f"left alone: it {owner}"
         paginator = client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=target.bucket):
             keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
@@ -184,14 +296,15 @@ def _delete(target: S3Target) -> bool:
         client.delete_bucket(Bucket=target.bucket)
     except (BotoCoreError, ClientError) as error:
         raise _problem(error, target, "emptying and removing the bucket") from None
-    return True
+    return "removed"
 
 
-async def ensure_bucket(target: S3Target) -> str:
-    """Create the bucket if missing and prove read and write; "created" or "exists"."""
-    return await asyncio.to_thread(_ensure, target)
+async def ensure_bucket(target: S3Target, owner: Owner) -> str:
+    """Create the bucket if missing (never one the status says existed), check its owner
+    marker, prove read and write; returns the marker id."""
+    return await asyncio.to_thread(_ensure, target, owner)
 
 
-async def delete_bucket(target: S3Target) -> bool:
-    """Empty and remove the bucket; False if there was none."""
-    return await asyncio.to_thread(_delete, target)
+async def delete_bucket(target: S3Target, uid: str) -> str:
+    """Empty and remove the bucket, only if its marker names `uid`."""
+    return await asyncio.to_thread(_delete, target, uid)

@@ -38,6 +38,30 @@ class OperatorSettings(BaseSettings):
     # Liveness endpoint for the Deployment's probe; empty disables it.
     liveness: str = "http://0.0.0.0:8080/healthz"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Namespaces besides `namespace` whose Secrets a Portal may name (comma-separated). Empty:
+    # only the operator's own — a Portal must not copy, say, kube-system's Secrets out.
+    secret_namespaces: str = ""
+    # The validating webhook (kopf serves it; 0: no webhook, the loop's checks only).
+    webhook_port: int = Field(9443, ge=0, le=65535)
+    webhook_addr: str = "0.0.0.0"  # noqa: S104 - in a pod the API server calls the pod's address
+    # The chart's ValidatingWebhookConfiguration and the Service in front of the operator.
+    webhook_config: str = "dokportal-operator"
+    webhook_service: str = "dokportal-operator"
+    # Outside a cluster (the tests, `make cluster`): the URL the API server calls instead.
+    webhook_url: str = ""
+    # Who the operator is (its ServiceAccount in `namespace`) and the chart's ClusterRole it
+    # binds itself to inside each tenant namespace.
+    service_account: str = "dokportal-operator"
+    tenant_role: str = "dokportal-operator-tenant"
+    # Label the operator's own namespace Pod Security "restricted" at start.
+    restrict_namespace: bool = True
+    # Two replicas, one leader (a Lease in `namespace`); the other stands by.
+    leader_election: bool = True
+    lease_seconds: int = Field(15, ge=3, le=300)
+
+    def secret_namespace_allowed(self, namespace: str) -> bool:
+        allowed = {item.strip() for item in self.secret_namespaces.split(",") if item.strip()}
+        return namespace == self.namespace or namespace in allowed
 
 
 @functools.cache

@@ -53,6 +53,7 @@ class PortalSpec:
     tls_secret: str | None
     cluster_issuer: str | None
     ingress_controller_namespace: str
+    allow_plain_http: bool
     languages: tuple[str, ...]
     default_language: str
     deletion_policy: Literal["Retain", "Delete"]
@@ -70,6 +71,11 @@ class PortalSpec:
     max_files: int
     categories: tuple[str, ...]
     rotate_request: str | None
+    # A Secret (key keyring.json) whose keyring is put back when portal-keyring is missing.
+    restore_from: SecretRef | None = None
+    # Annotations by which a person accepts a loss the operator will not accept by itself.
+    accept_bucket_loss: str = ""
+    regenerate_session: str = ""
     # spec.virusScan: clamd (with freshclam) in the tenant's namespace; files are scanned
     # before staff can open them.
     virus_scan: bool = False
@@ -80,8 +86,13 @@ class PortalSpec:
         return f"{c.NAMESPACE_PREFIX}{self.name}"
 
     @property
+    def has_tls(self) -> bool:
+        return bool(self.tls_secret or self.cluster_issuer)
+
+    @property
     def url(self) -> str:
-        return f"https://{self.hostname}"
+        plain = self.allow_plain_http and not self.has_tls
+        return f"{'http' if plain else 'https'}://{self.hostname}"
 
     @property
     def needs_claim(self) -> bool:
@@ -118,6 +129,7 @@ def parse(body: Mapping[str, Any], operator_namespace: str) -> PortalSpec:
     raw_sqlite = database.get("sqlite")
     raw_pg = database.get("postgresql")
     annotations = meta.get("annotations") or {}
+    restore = (spec.get("encryption") or {}).get("restoreFrom")
     virus_scan = spec.get("virusScan") or {}
     return PortalSpec(
         name=meta["name"],
@@ -137,6 +149,7 @@ def parse(body: Mapping[str, Any], operator_namespace: str) -> PortalSpec:
         tls_secret=ingress.get("tlsSecretName"),
         cluster_issuer=ingress.get("clusterIssuer"),
         ingress_controller_namespace=ingress.get("controllerNamespace", "ingress-nginx"),
+        allow_plain_http=bool(ingress.get("allowPlainHTTP", False)),
         languages=tuple(languages.get("enabled") or ("de", "en", "uk", "ar", "tr", "ru", "fa")),
         default_language=languages.get("default", "de"),
         deletion_policy="Delete" if storage.get("deletionPolicy") == "Delete" else "Retain",
@@ -170,6 +183,9 @@ def parse(body: Mapping[str, Any], operator_namespace: str) -> PortalSpec:
             app.get("categories") or ("payslip", "bank_statement", "rent", "incapacity", "other")
         ),
         rotate_request=annotations.get(c.ROTATE_ANNOTATION),
+        restore_from=_ref(restore, operator_namespace, c.KEYRING_KEY) if restore else None,
+        accept_bucket_loss=str(annotations.get(c.ACCEPT_BUCKET_LOSS_ANNOTATION) or ""),
+        regenerate_session=str(annotations.get(c.REGENERATE_SESSION_ANNOTATION) or ""),
         virus_scan=bool(virus_scan.get("enabled", False)),
         virus_scan_mirror=str(virus_scan.get("databaseMirror") or "database.clamav.net"),
     )

@@ -97,21 +97,41 @@ def test_operator_chart_applies(api: Api, namespace: str, control_plane: Cluster
             "CustomResourceDefinition",
             "ServiceAccount",
             "ClusterRole",
+            "ClusterRole",
+            "ClusterRole",
+            "ClusterRole",
             "ClusterRoleBinding",
             "Deployment",
+            "Service",
+            "ValidatingWebhookConfiguration",
+            "Role",
+            "RoleBinding",
+            "NetworkPolicy",
         ]
     )
     deployment = next(obj for obj in objects if obj["kind"] == "Deployment")
-    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    assert deployment["spec"]["replicas"] == 2
+    assert deployment["spec"]["strategy"]["type"] == "RollingUpdate"
     for obj in objects:
-        if obj["kind"] in {"ServiceAccount", "Deployment"}:
+        if obj["kind"] in {
+            "ServiceAccount",
+            "Deployment",
+            "Service",
+            "Role",
+            "RoleBinding",
+            "NetworkPolicy",
+        }:
             obj["metadata"]["namespace"] = namespace
         api.apply(obj, dry_run=True)
 
 
 def test_operator_rbac_is_least_privilege(control_plane: Cluster) -> None:
     objects = _template(control_plane, "dokportal-operator", str(OPERATOR_CHART))
-    role = next(obj for obj in objects if obj["kind"] == "ClusterRole")
+    role = next(
+        obj
+        for obj in objects
+        if obj["kind"] == "ClusterRole" and obj["metadata"]["name"] == "dokportal-operator"
+    )
     granted = {
         (group, resource): set(rule["verbs"])
         for rule in role["rules"]
@@ -120,8 +140,28 @@ def test_operator_rbac_is_least_privilege(control_plane: Cluster) -> None:
     }
     assert "*" not in {verb for verbs in granted.values() for verb in verbs}
     assert not {resource for _, resource in granted} & {"pods", "pods/exec", "nodes", "*"}
-    assert not {group for group, _ in granted} & {"rbac.authorization.k8s.io", "*"}
-    assert {"list", "watch"}.isdisjoint(granted[("", "secrets")])
+    assert "*" not in {group for group, _ in granted}
+    # Cluster-wide: no Secrets at all, no namespace deletion, no writes of the workload kinds;
+    # RBAC: its own RoleBindings, and `bind` of exactly the tenant ClusterRole.
+    assert ("", "secrets") not in granted
+    assert "delete" not in granted[("", "namespaces")]
+    for key in (("apps", "deployments"), ("batch", "jobs"), ("", "configmaps")):
+        assert granted[key] == {"get", "list", "watch"}, key
+    rbac = "rbac.authorization.k8s.io"
+    assert granted[(rbac, "rolebindings")] == {"get", "list", "create", "patch"}
+    assert granted[(rbac, "roles")] == {"get", "list"}
+    bind = [rule for rule in role["rules"] if "clusterroles" in rule["resources"]]
+    assert bind == [
+        {
+            "apiGroups": [rbac],
+            "resources": ["clusterroles"],
+            "resourceNames": ["dokportal-operator-tenant"],
+            "verbs": ["bind"],
+        }
+    ]
+    tenant = next(obj for obj in objects if obj["metadata"]["name"] == "dokportal-operator-tenant")
+    secrets = [rule for rule in tenant["rules"] if "secrets" in rule["resources"]]
+    assert {"list", "watch"}.isdisjoint(secrets[0]["verbs"])
 
 
 def test_chart_ships_the_same_crd(control_plane: Cluster) -> None:

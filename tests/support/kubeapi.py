@@ -30,6 +30,7 @@ KINDS: dict[str, tuple[str, str, bool]] = {
     "ServiceAccount": ("api/v1", "serviceaccounts", True),
     "Pod": ("api/v1", "pods", True),
     "ResourceQuota": ("api/v1", "resourcequotas", True),
+    "LimitRange": ("api/v1", "limitranges", True),
     "PersistentVolumeClaim": ("api/v1", "persistentvolumeclaims", True),
     "Event": ("api/v1", "events", True),
     "Deployment": ("apis/apps/v1", "deployments", True),
@@ -46,6 +47,13 @@ KINDS: dict[str, tuple[str, str, bool]] = {
     ),
     "ClusterRole": ("apis/rbac.authorization.k8s.io/v1", "clusterroles", False),
     "ClusterRoleBinding": ("apis/rbac.authorization.k8s.io/v1", "clusterrolebindings", False),
+    "Role": ("apis/rbac.authorization.k8s.io/v1", "roles", True),
+    "RoleBinding": ("apis/rbac.authorization.k8s.io/v1", "rolebindings", True),
+    "ValidatingWebhookConfiguration": (
+        "apis/admissionregistration.k8s.io/v1",
+        "validatingwebhookconfigurations",
+        False,
+    ),
 }
 
 

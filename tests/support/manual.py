@@ -59,6 +59,7 @@ def serve_manual_cluster() -> None:
         cluster.kubectl("apply", "-f", "-", input_text=yaml.safe_dump_all(secrets))
         operator = OperatorProcess(cluster, cluster.directory / "operator.log", resync_seconds=60)
         operator.start()
+        pid = operator.process.pid if operator.process else "<pid>"
         print(
             f"""
 The control plane runs (Kubernetes {cluster.server}); the operator runs with its chart's RBAC.
@@ -75,14 +76,22 @@ county's S3 endpoint; point them here:
 
 Pods are simulated by kwok (nothing really runs). Volumes never bind here (no provisioner), so
 Portals with SQLite or storage.volume (Bürstadt, Mörlenbach) stay Reconciling.
-Operator log: {operator.log_path}
+Operator log: {operator.log_path} (kept across restarts)
+Restart the operator (e.g. after changing its code): kill {pid}
+— it is started again at once with the same log; the control plane and SeaweedFS stay up.
 Ctrl+C stops everything and removes it.
 """,
             flush=True,
         )
+        # The operator is a restartable child: when it exits (a crash, or `kill` to load new
+        # code) it is started again, appending to the same log; the lab stays up.
         while not stopping.wait(1.0):
             if operator.process is not None and operator.process.poll() is not None:
-                print("the operator exited; see its log", flush=True)
-                break
+                code = operator.process.returncode
+                print(f"the operator exited ({code}); starting it again", flush=True)
+                if stopping.wait(2.0):
+                    break
+                operator.start()
+                print(f"operator running again, pid {operator.process.pid}", flush=True)
         operator.stop()
     print("stopped; nothing left behind", flush=True)

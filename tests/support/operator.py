@@ -10,6 +10,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -28,13 +29,11 @@ PORTAL_CHART = REPO / "charts" / "portal"
 CRDS = REPO / "crds"
 
 
-def install(cluster: Cluster) -> None:
-    """The CRD (as `kubectl apply --server-side -f crds/`) and the chart's RBAC objects."""
-    cluster.kubectl("apply", "--server-side", "-f", str(CRDS))
-    cluster.kubectl(
-        "wait", "--for=condition=Established", "crd/portals.dokportal.dev", "--timeout=30s"
-    )
-    cluster.kubectl("create", "namespace", OPERATOR_NAMESPACE, check=False)
+SKIPPED_KINDS = ("Deployment", "ValidatingWebhookConfiguration")
+
+
+def rendered_operator_chart(cluster: Cluster) -> list[dict[str, Any]]:
+    """The operator chart as the tests install it (release dokportal-operator)."""
     rendered = cluster.helm(
         "template",
         OPERATOR_ACCOUNT,
@@ -44,11 +43,21 @@ def install(cluster: Cluster) -> None:
         "--kube-version",
         K8S_VERSION,
     )
-    # Everything but the operator's own Deployment: the operator runs here as a process.
+    return [doc for doc in yaml.safe_load_all(rendered) if isinstance(doc, dict)]
+
+
+def install(cluster: Cluster) -> None:
+    """The CRD (as `kubectl apply --server-side -f crds/`) and the chart's RBAC objects."""
+    cluster.kubectl("apply", "--server-side", "-f", str(CRDS))
+    cluster.kubectl(
+        "wait", "--for=condition=Established", "crd/portals.dokportal.dev", "--timeout=30s"
+    )
+    cluster.kubectl("create", "namespace", OPERATOR_NAMESPACE, check=False)
+    # Everything but the operator's own Deployment (the operator runs here as a process) and
+    # the webhook configuration: tests/operator/cluster/test_webhook.py applies that itself,
+    # the other tests see the reconcile loop's checks (as with the webhook down).
     documents = [
-        doc
-        for doc in yaml.safe_load_all(rendered)
-        if isinstance(doc, dict) and doc.get("kind") != "Deployment"
+        doc for doc in rendered_operator_chart(cluster) if doc.get("kind") not in SKIPPED_KINDS
     ]
     cluster.kubectl("apply", "--server-side", "-f", "-", input_text=yaml.safe_dump_all(documents))
 
@@ -70,6 +79,7 @@ class OperatorProcess:
     retry_seconds: float = 1.0
     extra_env: dict[str, str] = field(default_factory=dict)  # more DOKPORTAL_OPERATOR_* settings
     process: subprocess.Popen[bytes] | None = None
+    webhook_port: int = field(default_factory=lambda: _free_port())
 
     def env(self) -> dict[str, str]:
         helm_home = self.cluster.directory / "operator-helm"
@@ -84,6 +94,12 @@ class OperatorProcess:
             "DOKPORTAL_OPERATOR_RETRY_SECONDS": str(self.retry_seconds),
             "DOKPORTAL_OPERATOR_LIVENESS": f"http://127.0.0.1:{_free_port()}/healthz",
             "DOKPORTAL_OPERATOR_LOG_LEVEL": "INFO",
+            # The API server calls the webhook on loopback (no Service network here).
+            "DOKPORTAL_OPERATOR_WEBHOOK_PORT": str(self.webhook_port),
+            "DOKPORTAL_OPERATOR_WEBHOOK_ADDR": "127.0.0.1",
+            "DOKPORTAL_OPERATOR_WEBHOOK_URL": f"https://127.0.0.1:{self.webhook_port}",
+            # A killed leader's Lease runs out after this long (a restart waits for it).
+            "DOKPORTAL_OPERATOR_LEASE_SECONDS": "10",
             "HELM_CACHE_HOME": str(helm_home / "cache"),
             "HELM_CONFIG_HOME": str(helm_home / "config"),
             "HELM_DATA_HOME": str(helm_home / "data"),

@@ -20,35 +20,54 @@ from dokportal_operator import render, s3
 from dokportal_operator.context import Context, Logger
 from dokportal_operator.errors import NeedsHuman
 from dokportal_operator.kube import Ref
-from dokportal_operator.resources import credentials
+from dokportal_operator.ownership import Owned
+from dokportal_operator.resources import credentials, namespace
 from dokportal_operator.spec import PortalSpec, parse
 
 
 async def finalize(body: kopf.Body, memo: kopf.Memo, logger: Logger, **_: Any) -> None:
     ctx: Context = memo["ctx"]
     spec = parse(dict(body), ctx.settings.namespace)
+    # Only what this Portal made is removed: a namespace someone else made (NamespaceTaken)
+    # keeps everything in it, a bucket whose marker names another Portal stays.
+    ours = namespace.owned_by(await ctx.kube.get(Ref("Namespace", spec.namespace)), spec.uid)
     if spec.deletion_policy == "Delete":
-        await _shred(ctx, spec, logger)
-    else:
+        await _shred(ctx, spec, logger, ours, dict(body.get("status") or {}))
+    elif ours:
         await _retain(ctx, spec, dict(body.get("status") or {}), logger)
-    await ctx.kube.delete(Ref("Namespace", spec.namespace))
+    if ours:
+        # Not deleted here (the operator may delete no namespace): its owner reference names
+        # this Portal, so the garbage collector removes it once the Portal is gone.
+        logger.info("namespace %s goes with the Portal (owner reference)", spec.namespace)
+    else:
+        logger.info("namespace %s left alone: it was not made for this Portal", spec.namespace)
     ctx.forget(spec.uid)
     ctx.wakeups.pop(spec.name, None)
     ctx.portal_triggers.pop(spec.name, None)
     ctx.kube.forget_namespace(spec.namespace)
-    logger.info("namespace %s deleted (deletionPolicy %s)", spec.namespace, spec.deletion_policy)
+    logger.info("Portal %s finalized (deletionPolicy %s)", spec.name, spec.deletion_policy)
 
 
-async def _shred(ctx: Context, spec: PortalSpec, logger: Logger) -> None:
-    keyring = Ref("Secret", c.KEYRING_SECRET, spec.namespace)
-    await ctx.kube.delete(keyring)
-    if await ctx.kube.get(keyring) is not None:
-        raise kopf.TemporaryError("the keyring Secret is still there", delay=2)
-    logger.info("keyring deleted: the tenant's documents can no longer be decrypted")
+async def _shred(
+    ctx: Context, spec: PortalSpec, logger: Logger, ours: bool, status: dict[str, Any]
+) -> None:
+    if ours:
+        keyring = Ref("Secret", c.KEYRING_SECRET, spec.namespace)
+        await ctx.kube.delete(keyring)
+        if await ctx.kube.get(keyring) is not None:
+            raise kopf.TemporaryError("the keyring Secret is still there", delay=2)
+        logger.info("keyring deleted: the tenant's documents can no longer be decrypted")
     if spec.s3 is None:
         return
     bucket = render.bucket_name(spec)
     assert bucket is not None
+    # status.owned records a bucket the Portal made or checked; before those records existed,
+    # status.bucket did.
+    used = Owned.from_status(status).bucket if status.get("owned") else status.get("bucket")
+    if bucket != used:
+        # Never made or used one (e.g. Stalled with BucketTaken): nothing of ours to remove.
+        logger.info("bucket %s left alone: this Portal never used it", bucket)
+        return
     try:
         keys = await credentials.read(
             ctx, spec.s3.credentials, (c.S3_ACCESS_KEY, c.S3_SECRET_KEY), "Credentials"
@@ -66,14 +85,19 @@ async def _shred(ctx: Context, spec: PortalSpec, logger: Logger) -> None:
         keys[c.S3_SECRET_KEY],
     )
     try:
-        removed = await s3.delete_bucket(target)
+        outcome = await s3.delete_bucket(target, spec.uid)
     except s3.StorageProblem as problem:
         raise kopf.TemporaryError(f"bucket not removed yet: {problem.message}", delay=15) from None
-    logger.info("bucket %s %s", bucket, "emptied and removed" if removed else "was already gone")
+    text = {"removed": "emptied and removed", "gone": "was already gone"}.get(outcome, outcome)
+    logger.info("bucket %s %s", bucket, text)
 
 
 async def _retain(ctx: Context, spec: PortalSpec, status: dict[str, Any], logger: Logger) -> None:
-    notes = {"retained-at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    notes = {
+        "retained-at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        # The bucket's marker names this uid: restoring this keyring may take the bucket over.
+        "portal-uid": spec.uid,
+    }
     if spec.s3 is not None:
         notes["bucket"] = status.get("bucket") or render.bucket_name(spec) or ""
         notes["endpoint"] = spec.s3.endpoint

@@ -22,6 +22,7 @@ WATCHED = (
     ("", "v1", "serviceaccounts"),
     ("", "v1", "persistentvolumeclaims"),
     ("", "v1", "resourcequotas"),
+    ("", "v1", "limitranges"),
     ("apps", "v1", "deployments"),
     ("batch", "v1", "jobs"),
     ("networking.k8s.io", "v1", "networkpolicies"),

@@ -14,21 +14,40 @@ from typing import Any
 
 import kopf
 
+from dokportal_operator import collisions
 from dokportal_operator import constants as c
 from dokportal_operator.context import Context, Logger
 from dokportal_operator.kube import Ref, counting_writes
-from dokportal_operator.reconcile import reconcile
+from dokportal_operator.reconcile import reconcile, report_failure
 
 _DEBOUNCE = 0.3  # seconds to let a burst of events settle before a pass
 _WAIT_BACKOFF_CAP = 60.0  # seconds between looks while waiting and nothing moves, at most
 
 
+_FAILURE_BACKOFF_CAP = 300.0  # seconds between passes that keep failing, at most
+
+
+def portal_claims(
+    name: str, spec: kopf.Spec, meta: kopf.Meta, **_: Any
+) -> dict[tuple[str, str], collisions.Claim]:
+    """The kopf index of every Portal's hostname, bucket and slug (see collisions)."""
+    return collisions.index(name, dict(spec), dict(meta))
+
+
 async def keep_portal(
-    name: str, stopped: kopf.DaemonStopped, memo: kopf.Memo, logger: Logger, **_: Any
+    name: str,
+    stopped: kopf.DaemonStopped,
+    memo: kopf.Memo,
+    logger: Logger,
+    **kwargs: Any,
 ) -> None:
     ctx: Context = memo["ctx"]
+    # kopf passes every index by its handler's name.
+    claims: kopf.Index[tuple[str, str], collisions.Claim] | None = kwargs.get("portal_claims")
     wake = ctx.wakeup(name)
     idle_waits = 0
+    failures = 0
+    body: dict[str, Any] | None = None
     while not stopped:
         wake.clear()
         try:
@@ -36,7 +55,7 @@ async def keep_portal(
                 body = await ctx.kube.get(Ref(c.KIND, name))
                 if body is None or body["metadata"].get("deletionTimestamp"):
                     return
-                outcome = await reconcile(ctx, body, logger)
+                outcome = await reconcile(ctx, body, logger, claims)
             delay = outcome.delay
             if outcome.waiting and writes.n == 0:
                 # Still waiting and nothing moved: what we wait for wakes us by its events
@@ -54,11 +73,29 @@ async def keep_portal(
                 outcome.settled,
                 delay,
             )
+            failures = 0
         except asyncio.CancelledError:
             raise
         except Exception as error:  # noqa: BLE001 - keep the loop alive; the API may be back soon
-            logger.warning("reconcile failed, retrying: %s: %s", type(error).__name__, error)
-            delay = ctx.settings.retry_seconds
+            # Backs off (5, 10, 20 … 300 s with the default retry interval) and says so in
+            # the status: a pass that fails never leaves an old Ready=True standing.
+            failures += 1
+            delay = min(
+                ctx.settings.retry_seconds * 2 ** (failures - 1),
+                max(ctx.settings.retry_seconds, _FAILURE_BACKOFF_CAP),
+            )
+            logger.warning(
+                "reconcile failed (%d in a row), next try in %.0fs: %s: %s",
+                failures,
+                delay,
+                type(error).__name__,
+                error,
+            )
+            if body is not None:
+                try:
+                    await report_failure(ctx, body, error, logger)
+                except Exception as report_error:  # noqa: BLE001 - the API may be down
+                    logger.warning("could not report the failure: %s", report_error)
         if delay > 0:
             await _sleep(wake, stopped, delay)
         await asyncio.sleep(_DEBOUNCE)

@@ -17,7 +17,7 @@ async def ensure(ctx: Context, spec: PortalSpec) -> Condition:
             c.DATABASE_READY, True, "SqliteOnVolume", f"SQLite on the data volume; {claim.message}"
         )
     ref = spec.postgresql
-    values = await credentials.read(ctx, ref, (ref.key,), "Connection")
+    values = await credentials.read(ctx, ref, (ref.key,), "Connection", spec.name)
     url = values[ref.key]
     if not url.startswith(("postgresql://", "postgres://")):
         raise NeedsHuman(

@@ -103,6 +103,12 @@ async def ensure(ctx: Context, spec: PortalSpec, facts: render.WorkloadFacts) ->
         current = live.get(ref)
         if waiting is None:  # a new version only starts after its migration
             current = await ctx.ensure(spec.uid, deployment, current)
+            removals = foreign_additions(current, deployment)
+            if removals:
+                version = current["metadata"]["resourceVersion"]
+                test = {"op": "test", "path": "/metadata/resourceVersion", "value": version}
+                current = await ctx.kube.json_patch(ref, [test, *removals])
+                ctx.applied.pop((spec.uid, ref), None)
         if current is not None:
             available, rolled_out, replicas = rollout(current, spec.replicas)
     if waiting is None and not rolled_out:
@@ -154,3 +160,60 @@ async def _run_job(ctx: Context, job: Obj, live: dict[Ref, Obj]) -> str:
     if current is None:
         current = await ctx.kube.create(job) or await ctx.kube.get(Ref.of(job))
     return job_state(current) if current else "Running"
+
+
+def _names(items: Any) -> list[str]:
+    return [str(item.get("name")) for item in items or [] if isinstance(item, dict)]
+
+
+def foreign_additions(live: Obj, desired: Obj) -> list[Obj]:
+    """JSON-patch removals of what someone added to a rendered pod template: containers, init
+    containers, volumes, env vars, envFrom sources, volume mounts and securityContext fields
+    the chart does not render. Server-side apply takes back fields we set, but leaves fields
+    another field manager added — an extra env var or a sidecar would stay. Indices are
+    removed from the end so earlier ones stay valid."""
+    base = "/spec/template/spec"
+    live_pod = ((live.get("spec") or {}).get("template") or {}).get("spec") or {}
+    want_pod = ((desired.get("spec") or {}).get("template") or {}).get("spec") or {}
+    removals: list[Obj] = []
+
+    def extra_entries(path: str, have: Any, want: Any) -> None:
+        wanted = set(_names(want))
+        for index in reversed(range(len(have or []))):
+            if str((have[index] or {}).get("name")) not in wanted:
+                removals.append({"op": "remove", "path": f"{path}/{index}"})
+
+    def extra_keys(path: str, have: Any, want: Any) -> None:
+        for key in sorted(set(have or {}) - set(want or {})):
+            removals.append({"op": "remove", "path": f"{path}/{key}"})
+
+    extra_keys(
+        f"{base}/securityContext", live_pod.get("securityContext"), want_pod.get("securityContext")
+    )
+    for field in ("containers", "initContainers"):
+        have = live_pod.get(field) or []
+        want = {item.get("name"): item for item in want_pod.get(field) or []}
+        for index, container in enumerate(have):
+            mine = want.get(container.get("name"))
+            if mine is None:
+                continue
+            path = f"{base}/{field}/{index}"
+            extra_entries(f"{path}/env", container.get("env"), mine.get("env"))
+            extra_entries(
+                f"{path}/volumeMounts", container.get("volumeMounts"), mine.get("volumeMounts")
+            )
+            if len(container.get("envFrom") or []) > len(mine.get("envFrom") or []):
+                for extra in reversed(
+                    range(len(mine.get("envFrom") or []), len(container["envFrom"]))
+                ):
+                    removals.append({"op": "remove", "path": f"{path}/envFrom/{extra}"})
+            extra_keys(
+                f"{path}/securityContext",
+                container.get("securityContext"),
+                mine.get("securityContext"),
+            )
+        # Whole containers last (their indices do not move the ones patched above: removals
+        # inside a container come first in the list, by then no container was removed).
+        extra_entries(f"{base}/{field}", have, want_pod.get(field))
+    extra_entries(f"{base}/volumes", live_pod.get("volumes"), want_pod.get("volumes"))
+    return removals

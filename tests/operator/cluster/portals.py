@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from typing import Any
 
 from tests.support.kubeapi import Api, Obj, condition, wait_for
@@ -19,6 +20,8 @@ def s3_portal(name: str, seaweed: SeaweedS3, **spec: Any) -> Obj:
         "spec": {
             "tenant": {"displayName": f"Jobcenter Bergstraße, {name.title()}"},
             "hostname": f"{name}.dokportal.example.org",
+            # TLS by cert-manager (not installed here: the Ingress only carries the annotation).
+            "ingress": {"clusterIssuer": "letsencrypt"},
             "storage": {
                 "s3": {
                     "endpoint": seaweed.endpoint_url,
@@ -78,3 +81,21 @@ def buckets(seaweed: SeaweedS3, prefix: str) -> list[str]:
 
 def passes_logged(operator: OperatorProcess) -> list[str]:
     return [line for line in operator.log().splitlines() if "pass done for " in line]
+
+
+def poke(api: Api, name: str) -> None:
+    """Wake the Portal's loop for a full pass (an annotation nobody reads, a new value)."""
+    api.patch(
+        "Portal", name, {"metadata": {"annotations": {"example.org/poke": str(time.monotonic())}}}
+    )
+
+
+def events(api: Api, name: str) -> list[Obj]:
+    """The Events posted on the (cluster-scoped) Portal `name`, oldest first."""
+    found = [
+        event
+        for event in api.list("Event", "default")
+        if event["involvedObject"].get("kind") == "Portal"
+        and event["involvedObject"].get("name") == name
+    ]
+    return sorted(found, key=lambda event: event["metadata"]["creationTimestamp"])

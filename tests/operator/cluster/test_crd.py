@@ -6,9 +6,11 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.support.cluster import Cluster
 from tests.support.kubeapi import Api, ApiFailure, Obj, wait_for
@@ -119,6 +121,14 @@ INVALID: dict[str, tuple[Obj, str]] = {
         portal(storage={"s3": {"endpoint": "s3.example.org", "credentialsSecret": {"name": "s"}}}),
         "spec.storage.s3.endpoint",
     ),
+    "resource quantity that is not one": (
+        portal(app={"resources": {"requests": {"cpu": "lots", "memory": "256Mi"}}}),
+        "app.resources.requests values must be quantities such as 250m, 1 or 512Mi",
+    ),
+    "resource limit that is not one": (
+        portal(app={"resources": {"limits": {"memory": "2 GB"}}}),
+        "app.resources.limits values must be quantities",
+    ),
     "unknown field": (
         portal(replicas=2),
         ".spec.replicas: field not declared in schema",
@@ -195,6 +205,19 @@ def test_immutable_fields(api: Api, existing: Obj, change: Obj, message: str) ->
     assert message in failure.value.message
 
 
+def test_database_kind_is_fixed_with_a_way_to_migrate(api: Api, existing: Obj) -> None:
+    """SQLite → PostgreSQL would start the portal on an empty, never-migrated database."""
+    switch = {
+        "spec": {"database": {"sqlite": None, "postgresql": {"connectionSecret": {"name": "db"}}}}
+    }
+    with pytest.raises(ApiFailure) as failure:
+        api.patch("Portal", "crd-updates", switch)
+    assert "the database kind cannot be changed after creation" in failure.value.message
+    assert "To migrate:" in failure.value.message
+    stored = api.get("Portal", "crd-updates")
+    assert stored is not None and "sqlite" in stored["spec"]["database"]
+
+
 def test_volume_may_grow_and_bucket_is_fixed(api: Api, existing: Obj) -> None:
     body = {
         "apiVersion": existing["apiVersion"],
@@ -229,3 +252,18 @@ def test_printer_columns(installed: Cluster) -> None:
         ("Replicas", 1),
         ("Key", 1),
     ]
+
+
+EXAMPLES = sorted((Path(__file__).resolve().parents[3] / "examples").glob("portal-*.yaml"))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[path.stem for path in EXAMPLES])
+def test_examples_apply_cleanly(api: Api, installed: Cluster, path: Path) -> None:
+    """Every example passes the CRD as it is (server-side dry-run), TLS included."""
+    for document in yaml.safe_load_all(path.read_text()):
+        if not document:
+            continue
+        result = api.apply(document, dry_run=True)
+        assert result["metadata"]["name"] == document["metadata"]["name"]
+        ingress = result["spec"].get("ingress") or {}
+        assert ingress.get("tlsSecretName") or ingress.get("clusterIssuer"), path.name

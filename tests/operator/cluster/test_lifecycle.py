@@ -34,6 +34,7 @@ NS = f"portal-{NAME}"
 CHILD_KINDS = (
     "Namespace",
     "ResourceQuota",
+    "LimitRange",
     "NetworkPolicy",
     "ServiceAccount",
     "Secret",
@@ -101,6 +102,13 @@ def test_create_builds_an_isolated_instance(
     assert namespace["metadata"]["ownerReferences"][0]["kind"] == "Portal"
     quota = api.get("ResourceQuota", "portal-quota", NS)
     assert quota is not None and quota["spec"]["hard"]["services.loadbalancers"] == "0"
+    # CPU and memory for the pods a rollout needs (2 replicas: 8 pods of 1 CPU / 512Mi).
+    hard = quota["spec"]["hard"]
+    assert (hard["limits.cpu"], hard["limits.memory"]) == ("8", "4Gi")
+    assert (hard["requests.cpu"], hard["requests.memory"]) == ("800m", "2Gi")
+    limits = api.get("LimitRange", "portal-limits", NS)
+    assert limits is not None
+    assert limits["spec"]["limits"][0]["default"] == {"cpu": "1", "memory": "512Mi"}
     deny = api.get("NetworkPolicy", "default-deny", NS)
     assert deny is not None and deny["spec"] == {
         "podSelector": {},
@@ -184,6 +192,54 @@ def test_drift_is_repaired(api: Api, portal: Obj, operator: OperatorProcess) -> 
     )
     wait_condition(api, operator, NAME, "Ready")
     wait_for("two ready pods again", lambda: len(_ready_pods(api)) == 2)
+
+
+def test_added_env_var_sidecar_and_volume_are_taken_back(
+    api: Api, portal: Obj, operator: OperatorProcess
+) -> None:
+    """Server-side apply alone leaves what another field manager added; the operator removes
+    it (an extra env var could redirect the portal, a sidecar could read its keys)."""
+    before = api.get("Deployment", "portal", NS)
+    assert before is not None
+    wanted = before["spec"]["template"]["spec"]
+    api.apply(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "portal", "namespace": NS},
+            "spec": {
+                "template": {
+                    "spec": {
+                        "containers": [
+                            {"name": "portal", "env": [{"name": "EXTRA", "value": "1"}]},
+                            {"name": "sidecar", "image": "busybox:1.36"},
+                        ],
+                        "volumes": [{"name": "loot", "emptyDir": {}}],
+                    }
+                }
+            },
+        },
+        manager="intruder",
+    )
+    intruded = api.get("Deployment", "portal", NS)
+    assert intruded is not None
+    assert [c["name"] for c in intruded["spec"]["template"]["spec"]["containers"]] == [
+        "portal",
+        "sidecar",
+    ]
+
+    def restored() -> bool:
+        current = (api.get("Deployment", "portal", NS) or {})["spec"]["template"]["spec"]
+        return (
+            [c["name"] for c in current["containers"]] == ["portal"]
+            and [e["name"] for e in current["containers"][0].get("env", [])]
+            == [e["name"] for e in wanted["containers"][0].get("env", [])]
+            and [v["name"] for v in current.get("volumes", [])]
+            == [v["name"] for v in wanted.get("volumes", [])]
+        )
+
+    wait_for("the env var, the sidecar and the volume to be taken back", restored, timeout=30)
+    wait_condition(api, operator, NAME, "Ready")
 
 
 def test_language_change_renders_config_and_rolls_pods(
@@ -366,8 +422,11 @@ def test_delete_with_policy_delete_shreds_keys_and_removes_the_bucket(
     api.delete("Portal", NAME)
     wait_for("the Portal to be gone", lambda: api.get("Portal", NAME) is None, timeout=60)
     assert buckets(credentials, bucket) == []
-    namespace = api.get("Namespace", NS)
-    assert namespace is None or namespace["metadata"].get("deletionTimestamp")
+    # The namespace goes with the Portal (its owner reference; the garbage collector).
+    wait_for(
+        "the namespace to go",
+        lambda: (ns := api.get("Namespace", NS)) is None or ns["metadata"].get("deletionTimestamp"),
+    )
     assert api.get("Secret", "portal-keyring", NS) is None
     retained = api.list("Secret", OPERATOR_NAMESPACE, {"dokportal.dev/retained-from": NAME})
     assert retained == []

@@ -42,8 +42,11 @@ def test_restart_mid_creation_converges_without_duplicates_then_retain(
     credentials.client().put_object(Bucket=bucket, Key="blobs/kept", Body=b"cipher")
     api.delete("Portal", NAME)
     wait_for("the Portal to be gone", lambda: api.get("Portal", NAME) is None, timeout=60)
-    namespace = api.get("Namespace", NS)
-    assert namespace is None or namespace["metadata"].get("deletionTimestamp")
+    # The namespace goes with the Portal (its owner reference; the garbage collector).
+    wait_for(
+        "the namespace to go",
+        lambda: (ns := api.get("Namespace", NS)) is None or ns["metadata"].get("deletionTimestamp"),
+    )
     # The bucket and its documents stay ...
     assert buckets(credentials, bucket) == [bucket]
     kept = credentials.client().get_object(Bucket=bucket, Key="blobs/kept")["Body"].read()

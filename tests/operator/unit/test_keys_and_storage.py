@@ -11,9 +11,11 @@ from typing import Any
 import pytest
 
 from dokportal_operator import constants as c
-from dokportal_operator import s3
+from dokportal_operator import keyring, s3
 from dokportal_operator.context import Context
+from dokportal_operator.errors import NeedsHuman
 from dokportal_operator.kube import Obj, Ref
+from dokportal_operator.ownership import Owned
 from dokportal_operator.resources import keys, storage
 from dokportal_operator.settings import OperatorSettings
 from tests.operator.unit.helpers import spec
@@ -61,6 +63,9 @@ class FakeKube:
         return copied
 
 
+NOTHING = Owned()
+
+
 def _context(kube: FakeKube) -> Context:
     return Context(kube=kube, settings=OperatorSettings())  # type: ignore[arg-type]
 
@@ -76,17 +81,17 @@ def test_rotation_happens_when_the_interval_has_passed() -> None:
     ctx = _context(kube)
     portal = spec()  # rotationIntervalDays: 90
     start = datetime(2026, 1, 1, tzinfo=UTC)
-    first = asyncio.run(keys.ensure(ctx, portal, start))
+    first = asyncio.run(keys.ensure(ctx, portal, start, NOTHING))
     assert first.retiring == () and first.next_rotation(90) == start + timedelta(days=90)
     writes = kube.writes
-    same = asyncio.run(keys.ensure(ctx, portal, start + timedelta(days=89)))
+    same = asyncio.run(keys.ensure(ctx, portal, start + timedelta(days=89), NOTHING))
     assert same.primary == first.primary and kube.writes == writes  # not due: nothing written
-    due = asyncio.run(keys.ensure(ctx, portal, start + timedelta(days=90)))
+    due = asyncio.run(keys.ensure(ctx, portal, start + timedelta(days=90), NOTHING))
     assert due.primary != first.primary
     assert due.retiring == (first.primary,)
     assert _ids(kube, portal.namespace) == (due.primary, {first.primary, due.primary})
     # A second rotation waits until the first one's old key is retired.
-    later = asyncio.run(keys.ensure(ctx, portal, start + timedelta(days=200)))
+    later = asyncio.run(keys.ensure(ctx, portal, start + timedelta(days=200), NOTHING))
     assert later.primary == due.primary
     asyncio.run(keys.retire(ctx, portal))
     assert _ids(kube, portal.namespace) == (due.primary, {due.primary})
@@ -96,19 +101,19 @@ def test_rotation_request_is_handled_once() -> None:
     kube = FakeKube()
     ctx = _context(kube)
     now = datetime(2026, 1, 1, tzinfo=UTC)
-    first = asyncio.run(keys.ensure(ctx, spec(), now))
+    first = asyncio.run(keys.ensure(ctx, spec(), now, NOTHING))
     requested = spec(metadata__annotations={c.ROTATE_ANNOTATION: "please"})
-    rotated = asyncio.run(keys.ensure(ctx, requested, now))
+    rotated = asyncio.run(keys.ensure(ctx, requested, now, NOTHING))
     assert rotated.primary != first.primary
     asyncio.run(keys.retire(ctx, requested))
-    again = asyncio.run(keys.ensure(ctx, requested, now))
+    again = asyncio.run(keys.ensure(ctx, requested, now, NOTHING))
     assert again.primary == rotated.primary and again.retiring == ()
 
 
 def test_unreachable_endpoint_is_its_own_reason() -> None:
     target = s3.S3Target("http://127.0.0.1:9", "us-east-1", "bucket", True, "AK", "SK")
     with pytest.raises(s3.StorageProblem) as problem:
-        asyncio.run(s3.ensure_bucket(target))
+        asyncio.run(s3.ensure_bucket(target, s3.Owner("viernheim", "uid")))
     assert problem.value.reason == "EndpointUnreachable"
     assert not problem.value.human
     assert "SK" not in problem.value.message
@@ -120,8 +125,9 @@ def test_storage_condition_reads_the_same_after_a_create_a_check_or_none(
     """A message that changed between passes would be a status write on every recheck."""
     outcomes = iter(["created", "exists"])
 
-    async def ensure_bucket(target: s3.S3Target) -> str:
-        return next(outcomes)
+    async def ensure_bucket(target: s3.S3Target, owner: s3.Owner) -> str:
+        next(outcomes)
+        return "marker-1"
 
     monkeypatch.setattr(s3, "ensure_bucket", ensure_bucket)
     kube = FakeKube()
@@ -133,9 +139,73 @@ def test_storage_condition_reads_the_same_after_a_create_a_check_or_none(
         },
     }
     ctx = _context(kube)
-    created = asyncio.run(storage.ensure(ctx, spec())).condition
-    trusted = asyncio.run(storage.ensure(ctx, spec())).condition  # checked moments ago
+    created = asyncio.run(storage.ensure(ctx, spec(), NOTHING)).condition
+    trusted = asyncio.run(storage.ensure(ctx, spec(), NOTHING)).condition  # checked moments ago
     ctx.storage_checked.clear()  # the recheck interval has passed
-    checked = asyncio.run(storage.ensure(ctx, spec())).condition
+    checked = asyncio.run(storage.ensure(ctx, spec(), NOTHING)).condition
     assert created == trusted == checked
     assert next(outcomes, None) is None  # the bucket was checked twice, not three times
+
+
+def test_a_keyring_that_existed_is_never_made_again() -> None:
+    """The status recorded a keyring: its Secret gone means Stalled, not a new keyring."""
+    kube = FakeKube()
+    ctx = _context(kube)
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    first = asyncio.run(keys.ensure(ctx, spec(), now, NOTHING))
+    owned = NOTHING.with_keyring(first.ids, first.fingerprint, "2026-01-01T00:00:00Z")
+    owned = owned.with_session(first.session_fingerprint, "2026-01-01T00:00:00Z")
+    ring = kube.objects.pop(Ref("Secret", c.KEYRING_SECRET, spec().namespace))
+    with pytest.raises(NeedsHuman) as stalled:
+        asyncio.run(keys.ensure(ctx, spec(), now, owned))
+    assert stalled.value.reason == "KeyringMissing"
+    assert first.primary in stalled.value.message
+    assert "spec.encryption.restoreFrom" in stalled.value.message
+    assert Ref("Secret", c.KEYRING_SECRET, spec().namespace) not in kube.objects
+
+    # Put back from a copy next to the operator: the same keys, nothing generated.
+    kube.objects[Ref("Secret", "backup", "dokportal")] = {
+        "metadata": {"name": "backup", "namespace": "dokportal"},
+        "data": {c.KEYRING_KEY: ring["data"][c.KEYRING_KEY]},
+    }
+    restoring = spec(
+        spec__encryption={"rotationIntervalDays": 90, "restoreFrom": {"name": "backup"}}
+    )
+    restored = asyncio.run(keys.ensure(ctx, restoring, now, owned))
+    assert (restored.primary, restored.fingerprint) == (first.primary, first.fingerprint)
+
+
+def test_a_restore_lacking_recorded_keys_is_refused() -> None:
+    kube = FakeKube()
+    ctx = _context(kube)
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    other = keyring.generate(now.date())
+    kube.objects[Ref("Secret", "old", "dokportal")] = {
+        "metadata": {"name": "old", "namespace": "dokportal"},
+        "data": {c.KEYRING_KEY: base64.b64encode(other.to_json().encode()).decode()},
+    }
+    owned = NOTHING.with_keyring(("k-20260101-abcdef",), "sha256:x", "2026-01-01T00:00:00Z")
+    restoring = spec(spec__encryption={"rotationIntervalDays": 90, "restoreFrom": {"name": "old"}})
+    with pytest.raises(NeedsHuman) as refused:
+        asyncio.run(keys.ensure(ctx, restoring, now, owned))
+    assert refused.value.reason == "KeyringRestoreMismatch"
+    assert "k-20260101-abcdef" in refused.value.message
+
+
+def test_a_session_secret_that_existed_is_not_regenerated_unasked() -> None:
+    kube = FakeKube()
+    ctx = _context(kube)
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    first = asyncio.run(keys.ensure(ctx, spec(), now, NOTHING))
+    owned = NOTHING.with_keyring(first.ids, first.fingerprint, "t").with_session(
+        first.session_fingerprint, "t"
+    )
+    kube.objects.pop(Ref("Secret", c.SESSION_SECRET, spec().namespace))
+    with pytest.raises(NeedsHuman) as stalled:
+        asyncio.run(keys.ensure(ctx, spec(), now, owned))
+    assert stalled.value.reason == "SessionSecretMissing"
+    accepted = spec(
+        metadata__annotations={c.REGENERATE_SESSION_ANNOTATION: first.session_fingerprint}
+    )
+    again = asyncio.run(keys.ensure(ctx, accepted, now, owned))
+    assert again.session_fingerprint and again.session_fingerprint != first.session_fingerprint

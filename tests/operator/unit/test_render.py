@@ -116,6 +116,61 @@ def test_fingerprint_ignores_key_order() -> None:
     )
 
 
+def test_foreign_additions_to_the_pod_template_are_found() -> None:
+    from dokportal_operator.resources.workload import foreign_additions
+
+    desired = {
+        "spec": {
+            "template": {
+                "spec": {
+                    "containers": [{"name": "portal", "env": [{"name": "A"}], "volumeMounts": []}],
+                    "volumes": [{"name": "tmp"}],
+                }
+            }
+        }
+    }
+    live = {
+        "spec": {
+            "template": {
+                "spec": {
+                    "securityContext": {"runAsUser": 0},
+                    "containers": [
+                        {
+                            "name": "portal",
+                            "env": [{"name": "A"}, {"name": "EXTRA"}],
+                            "securityContext": {"privileged": True},
+                        },
+                        {"name": "sidecar"},
+                    ],
+                    "volumes": [{"name": "tmp"}, {"name": "loot"}],
+                }
+            }
+        }
+    }
+    paths = [op["path"] for op in foreign_additions(live, desired)]
+    base = "/spec/template/spec"
+    assert paths == [
+        f"{base}/securityContext/runAsUser",
+        f"{base}/containers/0/env/1",
+        f"{base}/containers/0/securityContext/privileged",
+        f"{base}/containers/1",
+        f"{base}/volumes/1",
+    ]
+    assert foreign_additions(desired, desired) == []
+
+
+def test_quota_covers_the_pods_of_the_spec_size() -> None:
+    quota = render.namespace_objects(spec())[1]
+    hard = quota["spec"]["hard"]
+    assert hard["pods"] == "8"
+    assert (hard["limits.cpu"], hard["limits.memory"]) == ("8", "4Gi")
+    sized = spec(spec__app__resources={"requests": {"cpu": "250m"}, "limits": {"memory": "1.5Gi"}})
+    hard = render.namespace_objects(sized)[1]["spec"]["hard"]
+    assert (hard["requests.cpu"], hard["limits.memory"]) == ("2", "12Gi")
+    kinds = [obj["kind"] for obj in render.namespace_objects(spec())]
+    assert kinds == ["Namespace", "ResourceQuota", "LimitRange", "NetworkPolicy", "ServiceAccount"]
+
+
 def test_virus_scan_switch() -> None:
     """spec.virusScan turns on the chart's clamd; clamd's stream limit covers the uploads and
     the quota has room for its pod."""
@@ -138,3 +193,16 @@ def test_virus_scan_switch() -> None:
         return int(quota["spec"]["hard"]["pods"])
 
     assert pods(on_spec) == pods(spec()) + 2
+
+
+def test_quota_has_room_for_clamd_pods() -> None:
+    """clamd is much larger than a portal pod: the quota adds two of its size, not two
+    portal pods, or the API server would refuse the clamd pod."""
+    plain = render.namespace_objects(spec())[1]["spec"]["hard"]
+    scanning = render.namespace_objects(spec(spec__virusScan={"enabled": True}))[1]["spec"]["hard"]
+    assert render.quantity(scanning["limits.memory"]) - render.quantity(
+        plain["limits.memory"]
+    ) == 2 * render.quantity("3584Mi")
+    assert render.quantity(scanning["requests.memory"]) - render.quantity(
+        plain["requests.memory"]
+    ) == 2 * render.quantity("1344Mi")
