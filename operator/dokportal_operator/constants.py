@@ -41,6 +41,9 @@ REGENERATE_SESSION_ANNOTATION: Final = f"{GROUP}/regenerate-session-secret"
 
 # On the Portal: set (to any new value) to rotate the keys now.
 ROTATE_ANNOTATION: Final = f"{GROUP}/rotate-keys"
+# Any new value: the tenant's S3 identity gets a new access key, the old one is removed once
+# the pods rolled to the new one.
+ROTATE_S3_KEY_ANNOTATION: Final = f"{GROUP}/rotate-s3-key"
 
 # On the portal's pod template: a digest of the copied credentials (a change rolls the pods).
 CREDENTIALS_CHECKSUM_ANNOTATION: Final = f"{GROUP}/credentials-checksum"

@@ -55,6 +55,7 @@ async def reconcile(
     # Until this pass looks at the workload: what the last one saw.
     replicas = str(status.get("replicas") or f"0/{spec.replicas}")
     again = False
+    identity: storage.Identity | None = None
     report = Report(ctx, body, spec, logger)
 
     def trouble(kind: str, error: Waiting | NeedsHuman) -> None:
@@ -99,8 +100,15 @@ async def reconcile(
     except (Waiting, NeedsHuman) as error:
         trouble(c.KEYS_READY, error)
     try:
-        stored = await storage.ensure(ctx, spec, owned, str(status.get("bucket") or ""))
+        stored = await storage.ensure(
+            ctx,
+            spec,
+            owned,
+            str(status.get("bucket") or ""),
+            storage.Identity.from_status(status),
+        )
         parts[c.STORAGE_READY] = stored.condition
+        identity = stored.identity
         if stored.bucket and stored.marker and spec.s3 is not None:
             owned = owned.with_bucket(stored.bucket, spec.s3.endpoint, stored.marker, stamp)
     except (Waiting, NeedsHuman) as error:
@@ -124,6 +132,8 @@ async def reconcile(
             again = state.again
             if state.waiting is not None:
                 waiting.append(state.waiting)
+            elif identity is not None and identity.retiring and not again:
+                identity = await _retire_after_rollout(ctx, spec, identity)
         except (Waiting, NeedsHuman) as error:
             trouble(c.WORKLOAD_AVAILABLE, error)
         except ApiError as error:
@@ -140,6 +150,8 @@ async def reconcile(
         parts[c.WORKLOAD_AVAILABLE] = await _observed_workload(ctx, spec)
     await rights.check(ctx, spec, body, logger)
 
+    if identity is not None:
+        report.identity = identity.to_status()
     await report.write(parts, waiting, stalled, key_state, bucket, replicas, owned)
     if again:
         return Outcome(0.0, False)
@@ -190,12 +202,29 @@ async def _observed_workload(ctx: Context, spec: PortalSpec) -> Condition:
     return Condition(c.WORKLOAD_AVAILABLE, False, "PodsNotReady", f"pods ready {replicas}")
 
 
+async def _retire_after_rollout(
+    ctx: Context, spec: PortalSpec, identity: storage.Identity
+) -> storage.Identity:
+    """The old S3 keys go only when every pod runs with the copied (new) ones: the Deployment
+    rolled out completely with the current credentials checksum."""
+    deployment = await ctx.kube.get(Ref("Deployment", c.RELEASE, spec.namespace))
+    if deployment is None:
+        return identity
+    _, done, _ = workload.rollout(deployment, spec.replicas)
+    template = ((deployment.get("spec") or {}).get("template") or {}).get("metadata") or {}
+    checksum = (template.get("annotations") or {}).get(c.CREDENTIALS_CHECKSUM_ANNOTATION)
+    if not done or checksum != ctx.credentials_checksum(spec.uid):
+        return identity
+    return await storage.retire_old_keys(identity)
+
+
 class Report:
     """Writes a pass's status — only when something in it changed — and posts an Event on
     the Portal when its phase (Ready, Paused, Reconciling, Stalled and why) changes."""
 
     def __init__(self, ctx: Context, body: dict[str, Any], spec: PortalSpec, logger: Logger):
         self.ctx, self.body, self.spec, self.logger = ctx, body, spec, logger
+        self.identity: dict[str, Any] | None = None  # status.s3Identity, once known
 
     async def write(
         self,
@@ -228,6 +257,8 @@ class Report:
         if bucket and bucket in {owned.bucket, old.get("bucket")}:
             # only a bucket this Portal made or checked (status.bucket is what deletion uses)
             status["bucket"] = bucket
+        if self.identity is not None:
+            status["s3Identity"] = self.identity
         if key_state is not None:
             status["primaryKeyId"] = key_state.primary
             status["lastRotationTime"] = key_state.rotated_at.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -253,7 +253,17 @@ def _ensure(target: S3Target, owner: Owner) -> str:
                     )
             else:
                 marker_id = str(marker.get("id") or "")
-        action = "writing a probe object"
+    except (BotoCoreError, ClientError) as error:
+        raise _problem(error, target, action) from None
+    _probe(target)
+    return marker_id
+
+
+def _probe(target: S3Target) -> None:
+    """Write, read back and remove a probe object with the target's credentials."""
+    client = _client(target)
+    action = "writing a probe object"
+    try:
         client.put_object(Bucket=target.bucket, Key=PROBE_KEY, Body=b"dokportal")
         action = "reading the probe object"
         body = client.get_object(Bucket=target.bucket, Key=PROBE_KEY)["Body"].read()
@@ -267,7 +277,6 @@ def _ensure(target: S3Target, owner: Owner) -> str:
         client.delete_object(Bucket=target.bucket, Key=PROBE_KEY)
     except (BotoCoreError, ClientError) as error:
         raise _problem(error, target, action) from None
-    return marker_id
 
 
 def _delete(target: S3Target, uid: str) -> str:
@@ -303,6 +312,11 @@ async def ensure_bucket(target: S3Target, owner: Owner) -> str:
     """Create the bucket if missing (never one the status says existed), check its owner
     marker, prove read and write; returns the marker id."""
     return await asyncio.to_thread(_ensure, target, owner)
+
+
+async def probe(target: S3Target) -> None:
+    """Prove the target's credentials can write, read and delete in its bucket."""
+    await asyncio.to_thread(_probe, target)
 
 
 async def delete_bucket(target: S3Target, uid: str) -> str:

@@ -24,6 +24,9 @@ class S3Spec:
     bucket: str | None
     path_style: bool
     credentials: SecretRef
+    # "iam": `credentials` is an admin key the operator keeps; each tenant gets its own
+    # identity. "static": `credentials` is the tenant's own key, copied to its pods.
+    identity: Literal["iam", "static"] = "iam"
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,7 @@ class PortalSpec:
     # Annotations by which a person accepts a loss the operator will not accept by itself.
     accept_bucket_loss: str = ""
     regenerate_session: str = ""
+    rotate_s3_key: str = ""  # the rotate-s3-key annotation
     # spec.virusScan: clamd (with freshclam) in the tenant's namespace; files are scanned
     # before staff can open them.
     virus_scan: bool = False
@@ -159,6 +163,7 @@ def parse(body: Mapping[str, Any], operator_namespace: str) -> PortalSpec:
             bucket=raw_s3.get("bucket"),
             path_style=bool(raw_s3.get("pathStyle", True)),
             credentials=_ref(raw_s3["credentialsSecret"], operator_namespace),
+            identity="static" if raw_s3.get("identity") == "static" else "iam",
         )
         if raw_s3
         else None,
@@ -183,6 +188,7 @@ def parse(body: Mapping[str, Any], operator_namespace: str) -> PortalSpec:
             app.get("categories") or ("payslip", "bank_statement", "rent", "incapacity", "other")
         ),
         rotate_request=annotations.get(c.ROTATE_ANNOTATION),
+        rotate_s3_key=str(annotations.get(c.ROTATE_S3_KEY_ANNOTATION) or ""),
         restore_from=_ref(restore, operator_namespace, c.KEYRING_KEY) if restore else None,
         accept_bucket_loss=str(annotations.get(c.ACCEPT_BUCKET_LOSS_ANNOTATION) or ""),
         regenerate_session=str(annotations.get(c.REGENERATE_SESSION_ANNOTATION) or ""),

@@ -4,7 +4,10 @@ One ``weed server`` process runs master, volume server, filer and S3 gateway, al
 127.0.0.1 with free ports, data in a temporary folder. (``weed mini`` would also start
 WebDAV, an admin UI and table catalogs we do not need.) Credentials are enforced
 through an ``-s3.config`` identity file, so tests can check that wrong keys and other
-tenants' keys are rejected.
+tenants' keys are rejected. The IAM API on the S3 port accepts writes
+(``-s3.iam.readOnly=false``; SeaweedFS 4.48 refuses them by default), so the operator can make
+each tenant its own identity with the admin key; those identities live in the filer, next
+to the static ones of the file.
 
 The S3 gateway also listens with TLS (a throw-away self-signed certificate), since
 boto3 uploads differently over https (aws-chunked bodies with trailing checksums).
@@ -243,6 +246,9 @@ def _command(
         f"-s3.port.grpc={ports['s3_grpc']}",
         f"-s3.localSocket={workdir / 's3.sock'}",
         f"-s3.config={config}",
+        # IAM writes (CreateUser, CreateAccessKey, PutUserPolicy) for the operator's tenant
+        # identities; the admin identity of the file may make them.
+        "-s3.iam.readOnly=false",
         # TLS as well, because boto3 switches to aws-chunked uploads with trailing
         # checksums over https only, and that must work too.
         f"-s3.port.https={ports['s3_https']}",

@@ -5,6 +5,9 @@
   namespace (and with it the workload) goes.
 - Delete: the keyring is deleted first (crypto-shredding: nothing stored can be read any more),
   then the bucket is emptied and removed, then the namespace goes.
+
+Either way the tenant's own S3 identity (storage.s3.identity: iam) is removed first: the keys
+its pods held stop working, while a retained bucket keeps its data.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Any
 import kopf
 
 from dokportal_operator import constants as c
-from dokportal_operator import render, s3
+from dokportal_operator import iam, render, s3
 from dokportal_operator.context import Context, Logger
 from dokportal_operator.errors import NeedsHuman
 from dokportal_operator.kube import Ref
@@ -31,6 +34,7 @@ async def finalize(body: kopf.Body, memo: kopf.Memo, logger: Logger, **_: Any) -
     # Only what this Portal made is removed: a namespace someone else made (NamespaceTaken)
     # keeps everything in it, a bucket whose marker names another Portal stays.
     ours = namespace.owned_by(await ctx.kube.get(Ref("Namespace", spec.namespace)), spec.uid)
+    await _remove_identity(ctx, spec, dict(body.get("status") or {}), logger)
     if spec.deletion_policy == "Delete":
         await _shred(ctx, spec, logger, ours, dict(body.get("status") or {}))
     elif ours:
@@ -46,6 +50,45 @@ async def finalize(body: kopf.Body, memo: kopf.Memo, logger: Logger, **_: Any) -
     ctx.portal_triggers.pop(spec.name, None)
     ctx.kube.forget_namespace(spec.namespace)
     logger.info("Portal %s finalized (deletionPolicy %s)", spec.name, spec.deletion_policy)
+
+
+async def _remove_identity(
+    ctx: Context, spec: PortalSpec, status: dict[str, Any], logger: Logger
+) -> None:
+    if spec.s3 is None or spec.s3.identity != "iam":
+        return
+    # An identity the status records must go (deletion waits for it); one that may have been
+    # made by a pass that could not record it is removed if the S3 service lets us.
+    recorded = str((status.get("s3Identity") or {}).get("name") or "")
+    user = recorded or iam.user_name(spec.name, spec.uid)
+    try:
+        keys = await credentials.read(
+            ctx, spec.s3.credentials, (c.S3_ACCESS_KEY, c.S3_SECRET_KEY), "Credentials"
+        )
+    except NeedsHuman as problem:
+        if not recorded:
+            return
+        raise kopf.TemporaryError(
+            f"cannot remove the tenant's S3 identity {user}: {problem.message}", delay=30
+        ) from None
+    admin = s3.S3Target(
+        spec.s3.endpoint,
+        spec.s3.region,
+        render.bucket_name(spec) or "",
+        spec.s3.path_style,
+        keys[c.S3_ACCESS_KEY],
+        keys[c.S3_SECRET_KEY],
+    )
+    try:
+        outcome = await iam.delete_identity(admin, user)
+    except s3.StorageProblem as problem:
+        if not recorded:
+            logger.info("no S3 identity %s removed: %s", user, problem.reason)
+            return
+        raise kopf.TemporaryError(
+            f"S3 identity not removed yet: {problem.message}", delay=15
+        ) from None
+    logger.info("S3 identity %s %s", user, "removed" if outcome == "removed" else "was gone")
 
 
 async def _shred(

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import base64
+import binascii
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from dokportal_operator import constants as c
-from dokportal_operator import render, s3
+from dokportal_operator import iam, render, s3
 from dokportal_operator.conditions import Condition
 from dokportal_operator.context import Context
 from dokportal_operator.errors import NeedsHuman, Waiting
@@ -16,19 +19,56 @@ from dokportal_operator.spec import PortalSpec
 
 
 @dataclass(frozen=True)
+class Identity:
+    """The tenant's own S3 identity (storage.s3.identity: iam), as status.s3Identity keeps it
+    (never a secret key), and the admin target that manages it."""
+
+    name: str
+    access_key_id: str
+    rotation: str = ""  # the rotate-s3-key annotation value handled
+    retiring: tuple[str, ...] = ()  # older access keys, removed once the pods rolled
+    admin: s3.S3Target | None = field(default=None, repr=False, compare=False)
+
+    def to_status(self) -> dict[str, Any]:
+        return {
+            "provider": "iam",
+            "name": self.name,
+            "accessKeyId": self.access_key_id,
+            "rotation": self.rotation,
+            "retiring": list(self.retiring),
+        }
+
+    @classmethod
+    def from_status(cls, status: dict[str, Any]) -> Identity:
+        raw = status.get("s3Identity") or {}
+        return cls(
+            name=str(raw.get("name") or ""),
+            access_key_id=str(raw.get("accessKeyId") or ""),
+            rotation=str(raw.get("rotation") or ""),
+            retiring=tuple(str(key) for key in raw.get("retiring") or ()),
+        )
+
+
+@dataclass(frozen=True)
 class StorageState:
     condition: Condition
     bucket: str | None
     marker: str = ""  # the id of the bucket's owner marker
+    identity: Identity | None = None  # storage.s3.identity: iam
 
 
 async def ensure(
-    ctx: Context, spec: PortalSpec, owned: Owned, status_bucket: str = ""
+    ctx: Context,
+    spec: PortalSpec,
+    owned: Owned,
+    status_bucket: str = "",
+    recorded: Identity | None = None,
 ) -> StorageState:
     """`owned`: what the status recorded (a recorded bucket is never made again empty);
-    `status_bucket`: status.bucket, which operators before markers recorded."""
+    `status_bucket`: status.bucket, which operators before markers recorded; `recorded`:
+    status.s3Identity."""
     if spec.s3 is not None:
-        return await _ensure_bucket(ctx, spec, owned, status_bucket)
+        return await _ensure_bucket(ctx, spec, owned, status_bucket, recorded or Identity("", ""))
     return StorageState(await ensure_claim(ctx, spec, c.STORAGE_READY), None)
 
 
@@ -61,7 +101,7 @@ async def _owner(
 
 
 async def _ensure_bucket(
-    ctx: Context, spec: PortalSpec, owned: Owned, status_bucket: str
+    ctx: Context, spec: PortalSpec, owned: Owned, status_bucket: str, recorded: Identity
 ) -> StorageState:
     assert spec.s3 is not None
     bucket = render.bucket_name(spec)
@@ -87,16 +127,28 @@ async def _ensure_bucket(
         spec.accept_bucket_loss,
         str(spec.restore_from),
     )
+    identity: Identity | None = None
+    if spec.s3.identity == "iam":
+        # The admin keys stay next to the operator; the pods get the tenant's own identity.
+        current = await _tenant_keys(ctx, spec)
+        rotate = bool(spec.rotate_s3_key) and spec.rotate_s3_key != recorded.rotation
+        digest = credentials.digest(digest, current[0], str(rotate), recorded.access_key_id)
     marker = ctx.storage_fresh(spec.uid, digest)
-    if marker is None:
-        owner = await _owner(ctx, spec, bucket, owned, status_bucket)
-        try:
+    try:
+        if marker is None:
+            owner = await _owner(ctx, spec, bucket, owned, status_bucket)
             marker = await s3.ensure_bucket(target, owner)
-        except s3.StorageProblem as problem:
-            if problem.human:
-                raise NeedsHuman(problem.reason, problem.message) from None
-            raise Waiting(problem.reason, problem.message, delay=15) from None
-        ctx.storage_passed(spec.uid, digest, marker)
+            if spec.s3.identity == "iam":
+                identity, keys = await _identity(spec, target, recorded, current, rotate)
+            ctx.storage_passed(spec.uid, digest, marker)
+        elif spec.s3.identity == "iam":
+            # Checked recently with these very keys: they are the ones in portal-s3.
+            identity = replace(recorded, admin=target)
+            keys = {c.S3_ACCESS_KEY: current[0], c.S3_SECRET_KEY: current[1]}
+    except s3.StorageProblem as problem:
+        if problem.human:
+            raise NeedsHuman(problem.reason, problem.message) from None
+        raise Waiting(problem.reason, problem.message, delay=15) from None
     # Only credentials that just worked reach the pods.
     await credentials.copy(ctx, spec, c.S3_SECRET, keys, c.PART_STORAGE)
     return StorageState(
@@ -110,7 +162,63 @@ async def _ensure_bucket(
         ),
         bucket,
         marker,
+        identity,
     )
+
+
+async def _tenant_keys(ctx: Context, spec: PortalSpec) -> tuple[str, str]:
+    """The keys the tenant's pods hold now (portal-s3), or empty strings."""
+    secret = await ctx.kube.get(Ref("Secret", c.S3_SECRET, spec.namespace))
+    data = (secret or {}).get("data") or {}
+    try:
+        return (
+            base64.b64decode(data.get(c.S3_ACCESS_KEY) or "").decode(),
+            base64.b64decode(data.get(c.S3_SECRET_KEY) or "").decode(),
+        )
+    except (binascii.Error, UnicodeDecodeError):
+        return "", ""
+
+
+async def _identity(
+    spec: PortalSpec,
+    admin: s3.S3Target,
+    recorded: Identity,
+    current: tuple[str, str],
+    rotate: bool,
+) -> tuple[Identity, dict[str, str]]:
+    """The tenant's identity allowed only on its bucket, and the keys its pods get: the ones
+    they hold if those still belong to it, else a new pair (proved on the bucket first)."""
+    user = recorded.name or iam.user_name(spec.name, spec.uid)
+    made, others = await iam.ensure_identity(admin, user, current[0], rotate)
+    if made is None:
+        keys = {c.S3_ACCESS_KEY: current[0], c.S3_SECRET_KEY: current[1]}
+    else:
+        keys = {c.S3_ACCESS_KEY: made.access_key, c.S3_SECRET_KEY: made.secret_key}
+    tenant = replace(admin, access_key=keys[c.S3_ACCESS_KEY], secret_key=keys[c.S3_SECRET_KEY])
+    try:
+        await s3.probe(tenant)
+    except s3.StorageProblem as problem:
+        if made is None:
+            raise
+        # IAM services (AWS) may take a few seconds until a new key works everywhere.
+        raise s3.StorageProblem(
+            "IdentityPending",
+            f"the new key of identity {user} does not work yet: {problem.message}",
+            human=False,
+        ) from None
+    handled = spec.rotate_s3_key if rotate else recorded.rotation
+    return Identity(user, keys[c.S3_ACCESS_KEY], handled, others, admin), keys
+
+
+async def retire_old_keys(identity: Identity) -> Identity:
+    """Called once the pods rolled to the current key: the older keys stop working."""
+    if not identity.retiring or identity.admin is None:
+        return identity
+    try:
+        await iam.retire_keys(identity.admin, identity.name, identity.access_key_id)
+    except s3.StorageProblem as problem:
+        raise Waiting(problem.reason, problem.message, delay=15) from None
+    return replace(identity, retiring=())
 
 
 async def ensure_claim(ctx: Context, spec: PortalSpec, kind: str) -> Condition:
