@@ -124,7 +124,10 @@ def test_create_builds_an_isolated_instance(
     assert buckets(credentials, f"dokportal-{NAME}-") == [status["bucket"]]
     copied = api.get("Secret", "portal-s3", NS)
     assert copied is not None
-    assert base64.b64decode(copied["data"]["secret-key"]).decode() == credentials.secret_key
+    # The tenant's own identity (storage.s3.identity: iam), never the admin keys.
+    assert base64.b64decode(copied["data"]["secret-key"]).decode() != credentials.secret_key
+    access_key = base64.b64decode(copied["data"]["access-key"]).decode()
+    assert access_key == status["s3Identity"]["accessKeyId"] != credentials.access_key
 
     deployment = api.get("Deployment", "portal", NS)
     assert deployment is not None
@@ -312,6 +315,8 @@ def test_bad_credentials_are_reported_and_nothing_is_torn_down(
     )
     deployment = api.get("Deployment", "portal", NS)
     ring = keyring(api, NS)
+    before = api.get("Secret", "portal-s3", NS)
+    assert before is not None
     api.patch(
         "Portal", NAME, {"spec": {"storage": {"s3": {"credentialsSecret": {"name": secret}}}}}
     )
@@ -325,7 +330,7 @@ def test_bad_credentials_are_reported_and_nothing_is_torn_down(
     assert keyring(api, NS) == ring
     copied = api.get("Secret", "portal-s3", NS)
     assert copied is not None
-    assert base64.b64decode(copied["data"]["secret-key"]).decode() == credentials.secret_key
+    assert copied["data"] == before["data"]
     assert len(_ready_pods(api)) == 2
 
     api.patch(
