@@ -6,12 +6,14 @@ import asyncio
 import base64
 import json
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from dokportal_operator import constants as c
-from dokportal_operator import keyring, s3
+from dokportal_operator import iam, keyring, s3
 from dokportal_operator.context import Context
 from dokportal_operator.errors import NeedsHuman
 from dokportal_operator.kube import Obj, Ref
@@ -139,10 +141,11 @@ def test_storage_condition_reads_the_same_after_a_create_a_check_or_none(
         },
     }
     ctx = _context(kube)
-    created = asyncio.run(storage.ensure(ctx, spec(), NOTHING)).condition
-    trusted = asyncio.run(storage.ensure(ctx, spec(), NOTHING)).condition  # checked moments ago
+    portal = spec(spec__storage__s3__identity="static")  # (identities: the tests below)
+    created = asyncio.run(storage.ensure(ctx, portal, NOTHING)).condition
+    trusted = asyncio.run(storage.ensure(ctx, portal, NOTHING)).condition  # checked moments ago
     ctx.storage_checked.clear()  # the recheck interval has passed
-    checked = asyncio.run(storage.ensure(ctx, spec(), NOTHING)).condition
+    checked = asyncio.run(storage.ensure(ctx, portal, NOTHING)).condition
     assert created == trusted == checked
     assert next(outcomes, None) is None  # the bucket was checked twice, not three times
 
@@ -209,3 +212,121 @@ def test_a_session_secret_that_existed_is_not_regenerated_unasked() -> None:
     )
     again = asyncio.run(keys.ensure(ctx, accepted, now, owned))
     assert again.session_fingerprint and again.session_fingerprint != first.session_fingerprint
+
+
+def _admin_secret(kube: FakeKube) -> None:
+    kube.objects[Ref("Secret", "s3-credentials", "dokportal")] = {
+        "metadata": {"name": "s3-credentials", "namespace": "dokportal"},
+        "data": {
+            c.S3_ACCESS_KEY: base64.b64encode(b"ADMIN-AK").decode(),
+            c.S3_SECRET_KEY: base64.b64encode(b"ADMIN-SK").decode(),
+        },
+    }
+
+
+def _pods_keys(kube: FakeKube, namespace: str) -> dict[str, str]:
+    secret = kube.objects[Ref("Secret", c.S3_SECRET, namespace)]
+    return {key: base64.b64decode(value).decode() for key, value in secret["data"].items()}
+
+
+def test_iam_identity_gives_the_pods_only_the_tenants_key_and_rotates_on_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[tuple[str, str, bool]] = []
+    made = iter(["TENANT-AK1", "TENANT-AK2"])
+
+    async def ensure_bucket(target: s3.S3Target, owner: s3.Owner) -> str:
+        assert target.access_key == "ADMIN-AK"  # buckets are made with the admin key
+        return "marker-1"
+
+    async def ensure_identity(
+        admin: s3.S3Target, user: str, current: str, rotate: bool
+    ) -> tuple[iam.TenantKeys | None, tuple[str, ...]]:
+        calls.append((user, current, rotate))
+        if current and not rotate:
+            return None, ()
+        key = next(made)
+        return iam.TenantKeys(user, key, f"{key}-secret"), (current,) if current else ()
+
+    probed: list[str] = []
+
+    async def probe(target: s3.S3Target) -> None:
+        probed.append(target.access_key)
+
+    monkeypatch.setattr(s3, "ensure_bucket", ensure_bucket)
+    monkeypatch.setattr(s3, "probe", probe)
+    monkeypatch.setattr(iam, "ensure_identity", ensure_identity)
+    kube = FakeKube()
+    _admin_secret(kube)
+    ctx = _context(kube)
+    portal = spec()
+    first = asyncio.run(storage.ensure(ctx, portal, NOTHING))
+    assert first.identity is not None
+    user = iam.user_name(portal.name, portal.uid)
+    assert (first.identity.name, first.identity.access_key_id) == (user, "TENANT-AK1")
+    assert _pods_keys(kube, portal.namespace) == {
+        c.S3_ACCESS_KEY: "TENANT-AK1",
+        c.S3_SECRET_KEY: "TENANT-AK1-secret",
+    }
+    assert probed == ["TENANT-AK1"]  # the tenant's key was proved before the pods got it
+    status = {"s3Identity": first.identity.to_status()}
+    assert "secret" not in json.dumps(status)
+    # The next pass keeps the key the pods hold.
+    second = asyncio.run(
+        storage.ensure(ctx, portal, NOTHING, "", storage.Identity.from_status(status))
+    )
+    assert second.identity is not None and second.identity.access_key_id == "TENANT-AK1"
+    # A rotation request: a new key; the old one is only marked for retiring.
+    rotate = spec(metadata__annotations={c.ROTATE_S3_KEY_ANNOTATION: "2026-12"})
+    status = {"s3Identity": second.identity.to_status()}
+    third = asyncio.run(
+        storage.ensure(ctx, rotate, NOTHING, "", storage.Identity.from_status(status))
+    )
+    assert third.identity is not None
+    assert third.identity.access_key_id == "TENANT-AK2"
+    assert third.identity.retiring == ("TENANT-AK1",)
+    assert third.identity.rotation == "2026-12"
+    assert _pods_keys(kube, portal.namespace)[c.S3_ACCESS_KEY] == "TENANT-AK2"
+    assert calls == [(user, "", False), (user, "TENANT-AK1", False), (user, "TENANT-AK1", True)]
+    # Handled: the same annotation value asks for nothing more.
+    status = {"s3Identity": third.identity.to_status()}
+    ctx.storage_checked.clear()
+    asyncio.run(storage.ensure(ctx, rotate, NOTHING, "", storage.Identity.from_status(status)))
+    assert calls[-1] == (user, "TENANT-AK2", False)
+
+
+def test_without_a_working_iam_api_the_admin_keys_stay_with_the_operator(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def ensure_bucket(target: s3.S3Target, owner: s3.Owner) -> str:
+        return "marker-1"
+
+    def refusing(**_: Any) -> Any:
+        raise ClientError(
+            {"Error": {"Code": "AccessDenied", "Message": "IAM write operations are disabled"}},
+            "CreateUser",
+        )
+
+    monkeypatch.setattr(s3, "ensure_bucket", ensure_bucket)
+    monkeypatch.setattr(iam, "_client", lambda admin: SimpleNamespace(get_user=refusing))
+    kube = FakeKube()
+    _admin_secret(kube)
+    with pytest.raises(NeedsHuman) as stalled:
+        asyncio.run(storage.ensure(_context(kube), spec(), NOTHING))
+    assert stalled.value.reason == "IdentityUnsupported"
+    assert "ADMIN" not in stalled.value.message
+    assert "identity: static" in stalled.value.message
+    assert Ref("Secret", c.S3_SECRET, spec().namespace) not in kube.objects
+
+
+def test_the_identity_policy_allows_object_actions_on_its_bucket_only() -> None:
+    document = json.loads(iam.policy("dokportal-viernheim-0f1e2d3c"))
+    [statement] = document["Statement"]
+    assert statement["Effect"] == "Allow"
+    assert statement["Resource"] == [
+        "arn:aws:s3:::dokportal-viernheim-0f1e2d3c",
+        "arn:aws:s3:::dokportal-viernheim-0f1e2d3c/*",
+    ]
+    assert all(action.startswith("s3:") and "*" not in action for action in statement["Action"])
+    assert not {"s3:CreateBucket", "s3:DeleteBucket"} & set(statement["Action"])
+    assert len(iam.user_name("x" * 63, spec().uid)) <= 64
