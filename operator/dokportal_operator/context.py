@@ -74,6 +74,7 @@ class Context:
         for key in [key for key in self.applied if key[0] == uid]:
             del self.applied[key]
         self.storage_checked.pop(uid, None)
+        self.storage_checked.pop(f"{uid}/identity", None)
         self.rendered.pop(uid, None)
         self.copied.pop(uid, None)
 

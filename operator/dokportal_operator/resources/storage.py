@@ -127,24 +127,16 @@ async def _ensure_bucket(
         spec.accept_bucket_loss,
         str(spec.restore_from),
     )
-    identity: Identity | None = None
-    if spec.s3.identity == "iam":
-        # The admin keys stay next to the operator; the pods get the tenant's own identity.
-        current = await _tenant_keys(ctx, spec)
-        rotate = bool(spec.rotate_s3_key) and spec.rotate_s3_key != recorded.rotation
-        digest = credentials.digest(digest, current[0], str(rotate), recorded.access_key_id)
     marker = ctx.storage_fresh(spec.uid, digest)
+    identity: Identity | None = None
     try:
         if marker is None:
             owner = await _owner(ctx, spec, bucket, owned, status_bucket)
             marker = await s3.ensure_bucket(target, owner)
-            if spec.s3.identity == "iam":
-                identity, keys = await _identity(spec, target, recorded, current, rotate)
             ctx.storage_passed(spec.uid, digest, marker)
-        elif spec.s3.identity == "iam":
-            # Checked recently with these very keys: they are the ones in portal-s3.
-            identity = replace(recorded, admin=target)
-            keys = {c.S3_ACCESS_KEY: current[0], c.S3_SECRET_KEY: current[1]}
+        if spec.s3.identity == "iam":
+            # The admin keys stay next to the operator; the pods get the tenant's own identity.
+            identity, keys = await _tenant_identity(ctx, spec, target, recorded, digest)
     except s3.StorageProblem as problem:
         if problem.human:
             raise NeedsHuman(problem.reason, problem.message) from None
@@ -177,6 +169,30 @@ async def _tenant_keys(ctx: Context, spec: PortalSpec) -> tuple[str, str]:
         )
     except (binascii.Error, UnicodeDecodeError):
         return "", ""
+
+
+async def _tenant_identity(
+    ctx: Context, spec: PortalSpec, admin: s3.S3Target, recorded: Identity, bucket_digest: str
+) -> tuple[Identity, dict[str, str]]:
+    """The identity check is remembered like the bucket check (same recheck interval), for
+    the same admin inputs, the keys the pods hold and the rotation asked for."""
+    current = await _tenant_keys(ctx, spec)
+    rotate = bool(spec.rotate_s3_key) and spec.rotate_s3_key != recorded.rotation
+    digest = credentials.digest(bucket_digest, *current, str(rotate), recorded.access_key_id)
+    cache = f"{spec.uid}/identity"
+    if current[0] and ctx.storage_fresh(cache, digest) is not None:
+        # Checked recently with these very keys: they are the ones in portal-s3.
+        keys = {c.S3_ACCESS_KEY: current[0], c.S3_SECRET_KEY: current[1]}
+        return replace(recorded, admin=admin), keys
+    identity, keys = await _identity(spec, admin, recorded, current, rotate)
+    # Remembered for the keys the pods will hold from now on.
+    after = (keys[c.S3_ACCESS_KEY], keys[c.S3_SECRET_KEY])
+    ctx.storage_passed(
+        cache,
+        credentials.digest(bucket_digest, *after, "False", identity.access_key_id),
+        "checked",
+    )
+    return identity, keys
 
 
 async def _identity(

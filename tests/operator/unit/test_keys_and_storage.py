@@ -271,7 +271,13 @@ def test_iam_identity_gives_the_pods_only_the_tenants_key_and_rotates_on_request
     assert probed == ["TENANT-AK1"]  # the tenant's key was proved before the pods got it
     status = {"s3Identity": first.identity.to_status()}
     assert "secret" not in json.dumps(status)
-    # The next pass keeps the key the pods hold.
+    # The next pass keeps the key the pods hold (checked moments ago: trusted).
+    second = asyncio.run(
+        storage.ensure(ctx, portal, NOTHING, "", storage.Identity.from_status(status))
+    )
+    assert second.identity is not None and second.identity.access_key_id == "TENANT-AK1"
+    assert len(calls) == 1
+    ctx.storage_checked.clear()  # the recheck interval has passed: asked again, key kept
     second = asyncio.run(
         storage.ensure(ctx, portal, NOTHING, "", storage.Identity.from_status(status))
     )
