@@ -9,6 +9,7 @@ Secret county IT made for that tenant only, copied as it is."""
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Callable, Iterator
 from functools import partial
 
@@ -17,7 +18,7 @@ from botocore.exceptions import ClientError
 
 from tests.operator.cluster.portals import s3_portal, wait_condition
 from tests.support.cluster import OPERATOR_NAMESPACE
-from tests.support.kubeapi import Api, Obj, wait_for
+from tests.support.kubeapi import Api, Obj, condition, wait_for
 from tests.support.operator import OperatorProcess
 from tests.support.seaweed import OTHER_TENANT_BUCKET, S3Credentials, SeaweedS3
 
@@ -201,6 +202,46 @@ def test_static_identity_copies_the_tenants_own_key(
         ready = wait_condition(api, operator, STATIC, "Ready", timeout=90)
         assert "s3Identity" not in ready["status"]
         assert _copied(api, STATIC) == credentials.other
+    finally:
+        _gone(api, STATIC)
+        api.delete("Secret", f"{STATIC}-s3", OPERATOR_NAMESPACE)
+        for item in admin.list_objects_v2(Bucket=OTHER_TENANT_BUCKET).get("Contents", []):
+            admin.delete_object(Bucket=OTHER_TENANT_BUCKET, Key=item["Key"])
+
+
+def test_without_iam_rights_the_portal_is_stalled_and_gets_no_keys(
+    api: Api, operator: OperatorProcess, credentials: SeaweedS3
+) -> None:
+    """The named credential works on the bucket but may not manage identities (SeaweedFS's
+    identity limited to other-tenant): the operator does not fall back to handing it over."""
+    admin = credentials.client()
+    if OTHER_TENANT_BUCKET not in [b["Name"] for b in admin.list_buckets().get("Buckets", [])]:
+        admin.create_bucket(Bucket=OTHER_TENANT_BUCKET)
+    api.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": f"{STATIC}-s3", "namespace": OPERATOR_NAMESPACE},
+            "stringData": {
+                "access-key": credentials.other.access_key,
+                "secret-key": credentials.other.secret_key,
+            },
+        }
+    )
+    portal = s3_portal(STATIC, credentials, app={"replicas": 1})
+    portal["spec"]["storage"]["s3"].update(
+        bucket=OTHER_TENANT_BUCKET, credentialsSecret={"name": f"{STATIC}-s3"}
+    )
+    api.apply(portal)
+    try:
+        stalled = wait_condition(
+            api, operator, STATIC, "StorageReady", "False", "IdentityUnsupported", timeout=90
+        )
+        assert condition(stalled, "Stalled")["status"] == "True"
+        assert "identity: static" in condition(stalled, "StorageReady")["message"]
+        assert credentials.other.secret_key not in json.dumps(stalled)
+        assert api.get("Secret", "portal-s3", f"portal-{STATIC}") is None
+        assert api.get("Deployment", "portal", f"portal-{STATIC}") is None
     finally:
         _gone(api, STATIC)
         api.delete("Secret", f"{STATIC}-s3", OPERATOR_NAMESPACE)
