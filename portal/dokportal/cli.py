@@ -62,6 +62,26 @@ def ensure_keyring(settings: Settings) -> bool:
     return True
 
 
+def prepare_blob_folder(settings: Settings) -> None:
+    """Create the blob folder of folder storage inside an existing parent (the volume).
+
+    In a pod the volume is mounted at /data and the blobs live in /data/blobs, which nobody
+    else creates: without this a fresh volume stays unready for ever. Only the last path
+    element is made (0700): if the volume failed to mount, its mount point is missing (the
+    image's root is read-only anyway) and readiness keeps reporting it, rather than documents
+    going into a folder tree on the container's throw-away file system.
+    """
+    if settings.storage.kind != "folder":
+        return
+    folder = settings.storage.folder
+    try:
+        folder.mkdir(mode=0o700, exist_ok=True)
+    except FileNotFoundError:
+        click.echo(f"blob folder {folder}: its parent {folder.parent} does not exist", err=True)
+    except PermissionError as error:
+        click.echo(f"blob folder {folder} cannot be created: {error.strerror}", err=True)
+
+
 @click.group()
 def main() -> None:
     """Dokportal: a document portal for jobcenters and other public offices."""
@@ -73,6 +93,7 @@ def migrate() -> None:
     from dokportal import db
 
     settings = load_settings()
+    prepare_blob_folder(settings)
     db.configure(settings)
     _run(db.migrate())
 
@@ -117,7 +138,9 @@ def run(host: str, port: int) -> None:
 @click.option("--port", default=lambda: int(os.environ.get("PORT", "8000")), type=int)
 def serve(host: str, port: int) -> None:
     """Serve the portal (expects migrations to have run)."""
-    _serve(load_settings(), host, port)
+    settings = load_settings()
+    prepare_blob_folder(settings)
+    _serve(settings, host, port)
 
 
 def _serve(settings: Settings, host: str, port: int) -> None:
