@@ -13,14 +13,22 @@ export PORT
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-$(STAMP): pyproject.toml
+# Everything from the lock (exact versions, hashes checked), then Dokportal itself without
+# dependencies: a venv never resolves anything of its own (locks/, hack/lock.py).
+$(STAMP): pyproject.toml locks/dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,operator]'
+	$(BIN)/python -m pip install --quiet --upgrade pip==26.3
+	$(BIN)/python -m pip install --quiet --require-hashes -r locks/dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $@
 
 .PHONY: install
-install: $(STAMP) ## Create .venv and install Dokportal with its development tools
+install: $(STAMP) ## Create .venv and install Dokportal with its development tools (from locks/dev.txt)
+
+.PHONY: lock
+lock: ## Re-resolve locks/*.txt (all dependencies, hashed) after changing pyproject.toml
+	@test -x $(BIN)/uv || { echo "run make install first"; exit 1; }
+	$(BIN)/python hack/lock.py
 
 .PHONY: system-deps
 system-deps: ## Install what the tests need from Debian (PostgreSQL server, DejaVu fonts, Chromium)
