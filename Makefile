@@ -53,8 +53,12 @@ fmt: install ## Format and auto-fix the code
 control-plane: ## Build (or reuse) etcd, kube-apiserver, controllers, kwok, helm, kubectl (cached in ~/.cache/dokportal)
 	@bash hack/build-control-plane.sh
 
+.PHONY: images
+images: install system-deps control-plane ## Build (or reuse) the portal and operator images as OCI archives in ~/.cache/dokportal/images (no Docker)
+	@bash hack/build-images.sh
+
 .PHONY: test
-test: install system-deps control-plane lint ## Everything: lint, then all tests against real services
+test: install system-deps control-plane images lint ## Everything: lint, then all tests against real services
 	$(BIN)/python -m pytest
 
 .PHONY: cluster
