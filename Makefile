@@ -62,16 +62,16 @@ test: install system-deps control-plane images lint ## Everything: lint, then al
 	$(BIN)/python -m pytest
 
 .PHONY: cluster
-cluster: install control-plane ## Start the test control plane, SeaweedFS and the operator for manual use (Ctrl+C stops)
-	$(BIN)/python -m tests.support.cluster
+cluster: install control-plane $(if $(REAL_NODE),images) ## Start the test control plane, SeaweedFS and the operator for manual use (REAL_NODE=1: plus a real node whose pods really run; Ctrl+C stops)
+	REAL_NODE=$(REAL_NODE) $(BIN)/python -m tests.support.cluster
 
 KIND_CLUSTER ?= dokportal
 .PHONY: kind-up
-kind-up: ## With Docker: a kind cluster with both images and charts (untested here: no Docker)
-	docker build -t ghcr.io/dokportal/portal:0.1.0 -f portal/Dockerfile .
-	docker build -t ghcr.io/dokportal/operator:0.1.0 -f operator/Dockerfile .
+IMAGES_DIR := $(or $(DOKPORTAL_CACHE),$(HOME)/.cache/dokportal)/images
+kind-up: images ## With kind (Docker): a cluster with the images `make images` built, and the operator chart (untested here: no Docker)
 	kind create cluster --name $(KIND_CLUSTER)
-	kind load docker-image --name $(KIND_CLUSTER) ghcr.io/dokportal/portal:0.1.0 ghcr.io/dokportal/operator:0.1.0
+	kind load image-archive --name $(KIND_CLUSTER) $(IMAGES_DIR)/dokportal-portal.oci.tar
+	kind load image-archive --name $(KIND_CLUSTER) $(IMAGES_DIR)/dokportal-operator.oci.tar
 	helm install dokportal-operator charts/dokportal-operator --namespace dokportal --create-namespace --wait
 	@echo "Now: create the credential Secrets in namespace dokportal and kubectl apply -f examples/"
 .PHONY: e2e

@@ -173,6 +173,18 @@ EOF
   fi
   umoci config --image "$layout:$tag" --history.created_by "hack/build-images.sh" "${config[@]}"
   umoci gc --layout "$layout"
+  # The full name for importers (containerd's `ctr images import`, `kind load image-archive`,
+  # `docker load`): they read it from this annotation of the index.
+  "$PYTHON" - "$layout/index.json" "ghcr.io/dokportal/$image:$tag" <<'EOF'
+import json, sys
+path, name = sys.argv[1], sys.argv[2]
+with open(path) as handle:
+    index = json.load(handle)
+for entry in index["manifests"]:
+    entry.setdefault("annotations", {})["io.containerd.image.name"] = name
+with open(path, "w") as handle:
+    json.dump(index, handle)
+EOF
   tar -C "$layout" --sort=name --mtime="@$SOURCE_DATE_EPOCH" -cf "$WORK/$name.oci.tar" .
 
   "$PYTHON" "$ROOT/hack/sbom.py" --name "$name" --version "$VERSION" --revision "$REVISION" \

@@ -245,3 +245,47 @@ def running(workdir: Path, spec: dict[str, Any], log: Path) -> Iterator[str]:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
         subprocess.run(["runc", "delete", "--force", name], capture_output=True, check=False)
+
+
+# Run inside a container (python -c): who it runs as, its capabilities, where it may write,
+# and where the settings' default paths resolve. One JSON line out; see `assert_confined`.
+PROBE = r"""
+import json, os, pathlib
+lines = open("/proc/self/status").read().splitlines()
+status = dict(line.split(":\t", 1) for line in lines if ":\t" in line)
+result = {"uid": os.getuid(), "gid": os.getgid(), "cap_eff": status["CapEff"].strip(),
+          "cap_bnd": status["CapBnd"].strip(), "no_new_privs": status["NoNewPrivs"].strip()}
+writes = {}
+for path in ["/tmp/x", "/data/x", "/x", "/etc/x", "/opt/venv/x", "/usr/local/x", "/var/tmp/x",
+             "/nonexistent/x"]:
+    try:
+        pathlib.Path(path).write_text("x")
+        writes[path] = "ok"
+        os.unlink(path)
+    except OSError as error:
+        writes[path] = error.strerror
+result["writes"] = writes
+from dokportal.settings import Settings
+s = Settings()
+url = s.database_url.get_secret_value()
+result["paths"] = {
+    "blobs": str(s.storage.folder.resolve()),
+    "mail": str(s.mail.folder.resolve()),
+    "keyring": str(s.keyring_path.resolve()),
+    "session-secret": str(s.keyring_path.parent.resolve() / "session-secret"),
+    "sqlite": str(pathlib.Path(url.removeprefix("sqlite:///")).resolve()),
+}
+print(json.dumps(result))
+"""
+
+
+def assert_confined(probe: dict[str, Any]) -> None:
+    """The chart's security context in force, and nothing written outside /tmp and /data."""
+    assert (probe["uid"], probe["gid"]) == (10001, 10001)
+    assert int(probe["cap_eff"], 16) == 0 and int(probe["cap_bnd"], 16) == 0
+    assert probe["no_new_privs"] == "1"
+    writes = dict(probe["writes"])
+    assert writes.pop("/tmp/x") == "ok" and writes.pop("/data/x") == "ok"
+    assert set(writes.values()) <= {"Read-only file system", "No such file or directory"}, writes
+    for what, path in probe["paths"].items():
+        assert path.startswith(("/data/", "/tmp/")), (what, path)
