@@ -7,6 +7,7 @@ import json
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -162,9 +163,29 @@ def ready_pod(
 
 
 def customer_journey(base_url: str, number: str, code: str) -> str:
-    """Activate, upload a PDF, read the receipt; return the receipt number."""
+    """Activate, upload a PDF, read the receipt; return the receipt number.
+
+    In production an ingress terminates TLS in front of the pod, so a portal whose public
+    URL is https:// marks its cookies Secure; plain HTTP to the pod stands in for that hop,
+    so this browser sends its cookies itself (httpx would hold Secure ones back).
+    """
     letter = documents.pdf() + b"\n% " + MARKER + b"\n"
-    with httpx.Client(base_url=base_url, follow_redirects=True, timeout=30) as browser:
+    jar = httpx.Cookies()
+
+    def send_cookies(request: httpx.Request) -> None:
+        if jar:
+            request.headers["Cookie"] = "; ".join(f"{c.name}={c.value}" for c in jar.jar)
+
+    def keep_cookies(response: httpx.Response) -> None:
+        jar.extract_cookies(response)
+
+    hooks: dict[str, list[Callable[..., Any]]] = {
+        "request": [send_cookies],
+        "response": [keep_cookies],
+    }
+    with httpx.Client(
+        base_url=base_url, follow_redirects=True, timeout=30, event_hooks=hooks
+    ) as browser:
 
         def csrf(path: str) -> str:
             found = CSRF_RE.search(browser.get(path).text)
@@ -181,7 +202,7 @@ def customer_journey(base_url: str, number: str, code: str) -> str:
                 "password_repeat": PASSWORD,
             },
         )
-        assert page.status_code == 200, page.text[-800:]
+        assert page.status_code == 200, (page.status_code, page.text[:1500])
         receipt = browser.post(
             "/documents",
             data={"_csrf": csrf("/documents/new"), "category": "payslip"},
