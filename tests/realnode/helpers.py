@@ -214,3 +214,75 @@ def customer_journey(base_url: str, number: str, code: str) -> str:
         again = browser.get(str(receipt.url))
         assert again.status_code == 200 and found.group(0) in again.text
         return found.group(0)
+
+
+SECRET_RE = re.compile(r'class="secret">([A-Z2-7]+)<')
+
+
+class StaffBrowser:
+    """A caseworker's browser over plain HTTP to the pod (cookies as in `customer_journey`)."""
+
+    def __init__(self, base_url: str) -> None:
+        self.jar = httpx.Cookies()
+        hooks: dict[str, list[Callable[..., Any]]] = {
+            "request": [self._send_cookies],
+            "response": [self.jar.extract_cookies],
+        }
+        self.client = httpx.Client(base_url=base_url, timeout=30, event_hooks=hooks)
+
+    def _send_cookies(self, request: httpx.Request) -> None:
+        if self.jar:
+            request.headers["Cookie"] = "; ".join(f"{c.name}={c.value}" for c in self.jar.jar)
+
+    def post(self, path: str, data: dict[str, str], page: str) -> httpx.Response:
+        found = CSRF_RE.search(self.client.get(page).text)
+        assert found, page
+        return self.client.post(path, data={"_csrf": found.group(1), **data})
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def staff_enrol(base_url: str, username: str, password: str) -> str:
+    """First sign-in: password, then enrol the authenticator; return the TOTP secret."""
+    import pyotp
+
+    browser = StaffBrowser(base_url)
+    try:
+        first = browser.post(
+            "/staff/signin", {"username": username, "password": password}, "/staff/signin"
+        )
+        assert first.status_code == 303 and first.headers["location"] == "/staff/enrol", first.text[
+            -500:
+        ]
+        found = SECRET_RE.search(browser.client.get("/staff/enrol").text)
+        assert found
+        done = browser.post(
+            "/staff/enrol", {"code": pyotp.TOTP(found.group(1)).now()}, "/staff/enrol"
+        )
+        assert done.status_code == 200, done.text[-500:]
+        assert browser.client.get("/staff").status_code == 200
+        return found.group(1)
+    finally:
+        browser.close()
+
+
+def staff_sign_in(base_url: str, username: str, password: str, secret: str, ahead: int) -> None:
+    """Password, then a TOTP code `ahead` steps from now (within the portal's window, and
+    never a step used before); the workspace opens."""
+    import time
+
+    import pyotp
+
+    browser = StaffBrowser(base_url)
+    try:
+        first = browser.post(
+            "/staff/signin", {"username": username, "password": password}, "/staff/signin"
+        )
+        assert first.headers.get("location") == "/staff/signin/code", first.text[-500:]
+        code = pyotp.TOTP(secret).at(time.time() + 30 * ahead)
+        done = browser.post("/staff/signin/code", {"code": code}, "/staff/signin/code")
+        assert done.status_code == 303 and done.headers["location"] == "/staff", done.text[-500:]
+        assert browser.client.get("/staff").status_code == 200
+    finally:
+        browser.close()
