@@ -39,10 +39,17 @@ unset PIP_FIND_LINKS PIP_INDEX_URL PIP_EXTRA_INDEX_URL
 START=$SECONDS
 log() { printf '[build-images %4ds] %s\n' "$((SECONDS - START))" "$*"; }
 
+# Without root or the tools: fail in CI, elsewhere say so and let the image tests skip.
+cannot() {
+  echo "build-images: $1" >&2
+  if [[ ${CI:-} == true || ${IMAGES_REQUIRED:-} == 1 ]]; then exit 1; fi
+  echo "build-images: skipped; the image and real-node tests will skip too" >&2
+  exit 0
+}
 for tool in mmdebstrap umoci; do
-  command -v $tool >/dev/null || { echo "build-images: $tool missing (make system-deps)" >&2; exit 1; }
+  command -v $tool >/dev/null || cannot "$tool missing (make system-deps)"
 done
-[[ $(id -u) -eq 0 ]] || { echo "build-images: needs root (mmdebstrap's root mode, chroot)" >&2; exit 1; }
+[[ $(id -u) -eq 0 ]] || cannot "needs root (mmdebstrap's root mode, chroot)"
 
 mkdir -p "$OUT" "$WHEELS"
 exec 8>"$OUT/.lock"

@@ -36,6 +36,7 @@ def built_images() -> dict[str, Path]:
     result = subprocess.run(
         ["bash", str(ROOT / "hack" / "build-images.sh")],
         cwd=ROOT,
+        env={**os.environ, "IMAGES_REQUIRED": "1"},
         capture_output=True,
         text=True,
         check=False,
