@@ -71,9 +71,12 @@ def readiness(url: str, within: float = 30) -> httpx.Response:
     return answer
 
 
-@pytest.fixture
-def volume(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def volume(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """The volume of a pod with folder storage; the database on it (SQLite) or elsewhere."""
     env = pod_env(tmp_path)
+    if request.param == "postgresql":
+        env["DOKPORTAL_DATABASE_URL"] = request.getfixturevalue("postgres_url")
     (tmp_path / "data").mkdir()  # the mounted, empty volume
     made = cli(tmp_path, "keys", "init", env=env)  # the keyring Secret, mounted read-only
     assert made.returncode == 0, made.stderr
