@@ -410,12 +410,17 @@ def _fixed_paths(undo: contextlib.ExitStack) -> None:
     for path in FIXED_PATHS:
         if not path.exists():
             undo.callback(shutil.rmtree, path, ignore_errors=True)
-    before = set(Path("/run/netns").glob("cni-*")) if Path("/run/netns").is_dir() else set()
+    netns_dir = Path("/run/netns")
+    existed = netns_dir.is_dir()
+    before = set(netns_dir.glob("cni-*")) if existed else set()
 
     def netns() -> None:
-        for path in set(Path("/run/netns").glob("cni-*")) - before:
+        for path in set(netns_dir.glob("cni-*")) - before:
             subprocess.run(["umount", str(path)], capture_output=True, check=False)
             path.unlink(missing_ok=True)
+        if not existed:
+            with contextlib.suppress(OSError):
+                netns_dir.rmdir()  # only if empty: `ip netns` users may have added theirs
 
     undo.callback(netns)
 
