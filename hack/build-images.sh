@@ -97,8 +97,9 @@ dokportal_wheel() {
 build_image() {
   local image=$1 name=dokportal-$1 lock=$ROOT/locks/$1.txt
   local key
-  key=$(printf '%s\n' "$BASE_KEY" "$SOURCE_KEY" "$(sha256sum "$lock" "$0" "$ROOT/hack/sbom.py")" \
-    "$([[ $image == operator ]] && sha256sum "$HELM")" | sha256sum | cut -c1-16)
+  # Contents only (never paths: `make images` and the tests call this script by different paths).
+  key=$(printf '%s\n' "$BASE_KEY" "$SOURCE_KEY" "$(cat "$lock" "$0" "$ROOT/hack/sbom.py" | sha256sum)" \
+    "$([[ $image == operator ]] && sha256sum <"$HELM")" | sha256sum | cut -c1-16)
   if [[ -f $OUT/$name.oci.tar && "$(cat "$OUT/$name.key" 2>/dev/null)" == "$key" ]]; then
     log "$name: up to date ($key)"
     return
