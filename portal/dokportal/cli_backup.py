@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-PASSPHRASE_ENV = "DOKPORTAL_BACKUP_PASSPHRASE"
+PASSPHRASE_ENV = "DOKPORTAL_BACKUP_PASSPHRASE"  # noqa: S105 - the name, not a secret
 
 
 def _passphrase(confirm: bool) -> str:
@@ -22,9 +22,7 @@ def _passphrase(confirm: bool) -> str:
     if value:
         return value
     return str(
-        click.prompt(
-            "Backup passphrase", hide_input=True, confirmation_prompt=confirm, err=True
-        )
+        click.prompt("Backup passphrase", hide_input=True, confirmation_prompt=confirm, err=True)
     )
 
 

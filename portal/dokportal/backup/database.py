@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+import anyio.to_thread
 import asyncpg
 
 from dokportal.backup.errors import BackupError
@@ -94,8 +95,7 @@ async def dump(url: str, folder: Path) -> DatabaseDump:
 def _dump_sqlite(source: Path, target: Path) -> DatabaseDump:
     if not source.exists():
         raise BackupError(f"database file {source} does not exist")
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    os.close(fd)
+    _private_new_file(target)
     with sqlite3.connect(source) as live, sqlite3.connect(target) as copy:
         live.backup(copy)  # online: writers carry on; the copy is one consistent state
     live.close()
@@ -110,7 +110,13 @@ def _dump_sqlite(source: Path, target: Path) -> DatabaseDump:
     return DatabaseDump("sqlite", SQLITE_FILE, blob_ids, counts)
 
 
+def _private_new_file(path: Path) -> None:
+    """The dump holds every name and message: 0600 from the first byte, whatever the umask."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 async def _dump_postgres(url: str, target: Path) -> DatabaseDump:
+    _private_new_file(target)  # pg_dump truncates and fills it, keeping the mode
     connection = await asyncpg.connect(url)
     try:
         transaction = connection.transaction(isolation="repeatable_read", readonly=True)
@@ -123,21 +129,18 @@ async def _dump_postgres(url: str, target: Path) -> DatabaseDump:
         }
         # pg_dump reads the very snapshot the blob ids came from (the transaction stays
         # open until it is done).
-        _run(
-            [
-                _tool("pg_dump"),
-                "--format=custom",
-                "--no-owner",
-                "--no-acl",
-                f"--snapshot={snapshot}",
-                f"--file={target}",
-            ],
-            url,
-        )
+        command = [
+            _tool("pg_dump"),
+            "--format=custom",
+            "--no-owner",
+            "--no-acl",
+            f"--snapshot={snapshot}",
+            f"--file={target}",
+        ]
+        await anyio.to_thread.run_sync(_run, command, url)
         await transaction.rollback()
     finally:
         await connection.close()
-    target.chmod(0o600)
     return DatabaseDump("postgresql", PG_FILE, frozenset(row[0] for row in rows), counts)
 
 
@@ -192,7 +195,7 @@ def load(url: str, folder: Path, kind: str) -> None:
         target = sqlite_path(url)
         target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         if not target.exists():
-            os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            _private_new_file(target)
         with sqlite3.connect(folder / SQLITE_FILE) as source, sqlite3.connect(target) as live:
             source.backup(live)  # replaces the (empty) target's pages in one go
         source.close()

@@ -160,6 +160,17 @@ def _open_snapshot(target: Path, snapshot: str | None) -> tuple[Path, dict[str, 
         raise BackupError(f"snapshot {name}: manifest unreadable ({error})") from None
     if manifest.get("format_version") != FORMAT_VERSION:
         raise BackupError(f"snapshot {name}: unknown format {manifest.get('format_version')!r}")
+    # Only our own file names: a manifest must not steer reads outside its folder.
+    expected = {"sqlite": database.SQLITE_FILE, "postgresql": database.PG_FILE}
+    try:
+        names_ok = (
+            manifest["database"]["file"] == expected[manifest["database"]["kind"]]
+            and manifest["keyring"]["file"] == SEALED_KEYRING
+        )
+    except (KeyError, TypeError):
+        names_ok = False
+    if not names_ok:
+        raise BackupError(f"snapshot {name}: the manifest is damaged")
     for part in ("database", "keyring"):
         if _sha256(folder / manifest[part]["file"]) != manifest[part]["sha256"]:
             raise BackupError(f"snapshot {name}: the {part} file does not match its digest")
@@ -183,7 +194,9 @@ async def _copy_referenced(pool: BlobStore, store: BlobStore) -> int:
         try:
             await write_blob(store, str(blob_id), pool.read(str(blob_id)))
         except BlobNotFound:
-            raise BackupError(f"the backup lacks blob {blob_id} that its database refers to") from None
+            raise BackupError(
+                f"the backup lacks blob {blob_id} that its database refers to"
+            ) from None
     return len(blob_ids)
 
 
@@ -251,7 +264,7 @@ async def verify_backup(
                 "give --scratch-database-url"
             )
         database.load(url, folder, kind)
-        db.configure(Settings(database_url=url))  # type: ignore[arg-type]
+        db.configure(Settings(database_url=url))
         report = await verify_instance(
             await _blob_pool(target), keyring, str(manifest["tenant"]), sample=sample
         )

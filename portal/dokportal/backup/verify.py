@@ -49,7 +49,7 @@ async def verify_instance(
             report.problems.append(f"blob of stored file {row.id} is missing")
         elif size != ciphertext_size(row.size):
             report.problems.append(f"blob of stored file {row.id} has the wrong size")
-    chosen = rows if sample <= 0 or sample >= len(rows) else random.sample(rows, sample)  # noqa: S311
+    chosen = rows if sample <= 0 or sample >= len(rows) else random.sample(rows, sample)
     for row in chosen:
         if row.blob_id not in present:
             continue
