@@ -40,12 +40,19 @@ COUNTED = {
 }
 """What the manifest counts (manifest key -> table), for a reader to judge a backup."""
 
+KEY_IDS = (
+    "SELECT key_id FROM stored_file WHERE wrapped_key != '' "
+    "UNION SELECT totp_key_id FROM staff_account WHERE totp_wrapped != ''"
+)
+"""The keyring keys the snapshot's rows need (see wrapped_secrets.KINDS)."""
+
 
 @dataclass(frozen=True)
 class DatabaseDump:
     kind: str  # "sqlite" | "postgresql"
     file: str
     blob_ids: frozenset[str]
+    key_ids: frozenset[str]
     counts: dict[str, int]
 
 
@@ -102,12 +109,13 @@ def _dump_sqlite(source: Path, target: Path) -> DatabaseDump:
     copy.close()
     with sqlite3.connect(target) as copy:
         blob_ids = frozenset(row[0] for row in copy.execute("SELECT blob_id FROM stored_file"))
+        key_ids = frozenset(row[0] for row in copy.execute(KEY_IDS) if row[0])
         counts = {
             name: int(copy.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # noqa: S608
             for name, table in COUNTED.items()
         }
     copy.close()
-    return DatabaseDump("sqlite", SQLITE_FILE, blob_ids, counts)
+    return DatabaseDump("sqlite", SQLITE_FILE, blob_ids, key_ids, counts)
 
 
 def _private_new_file(path: Path) -> None:
@@ -123,6 +131,7 @@ async def _dump_postgres(url: str, target: Path) -> DatabaseDump:
         await transaction.start()
         snapshot = await connection.fetchval("SELECT pg_export_snapshot()")
         rows = await connection.fetch("SELECT blob_id FROM stored_file")
+        key_ids = frozenset(row[0] for row in await connection.fetch(KEY_IDS) if row[0])
         counts = {
             name: int(await connection.fetchval(f"SELECT count(*) FROM {table}"))  # noqa: S608
             for name, table in COUNTED.items()
@@ -141,7 +150,8 @@ async def _dump_postgres(url: str, target: Path) -> DatabaseDump:
         await transaction.rollback()
     finally:
         await connection.close()
-    return DatabaseDump("postgresql", PG_FILE, frozenset(row[0] for row in rows), counts)
+    blob_ids = frozenset(row[0] for row in rows)
+    return DatabaseDump("postgresql", PG_FILE, blob_ids, key_ids, counts)
 
 
 def _run(command: Sequence[str], url: str) -> None:

@@ -27,7 +27,7 @@ from dokportal.backup import database
 from dokportal.backup.errors import BackupError
 from dokportal.backup.sealing import seal, unseal
 from dokportal.backup.verify import VerifyReport, verify_instance
-from dokportal.crypto import Keyring
+from dokportal.crypto import Keyring, KeyringError
 from dokportal.settings import Settings
 from dokportal.storage import BlobStore, FolderBlobStore
 from dokportal.storage.base import write_blob
@@ -79,7 +79,6 @@ async def make_backup(settings: Settings, target: Path, passphrase: str) -> Back
     from dokportal.backup.sealing import check_passphrase
 
     check_passphrase(passphrase)
-    keyring = Keyring.load(settings.keyring_path)
     tenant = settings.tenant.slug
     now = datetime.now(UTC)
     # Sorts by time (to the microsecond): the latest snapshot is the last name.
@@ -88,6 +87,18 @@ async def make_backup(settings: Settings, target: Path, passphrase: str) -> Back
     partial = Path(tempfile.mkdtemp(prefix=f".{snapshot}.", dir=target / "snapshots"))
     try:
         dumped = await database.dump(settings.database_url.get_secret_value(), partial)
+        # Read after the dump and checked against it: a key rotation running meanwhile
+        # (new primary, or old keys retired) must not leave rows whose key is not saved.
+        try:
+            keyring = Keyring.load(settings.keyring_path)
+        except KeyringError as error:
+            raise BackupError(str(error)) from None
+        lacking = sorted(dumped.key_ids - set(keyring.ids))
+        if lacking:
+            raise BackupError(
+                f"the keyring lacks key(s) {', '.join(lacking)} that the database uses "
+                "(a key rotation in progress?); run the backup again"
+            )
         source = build_store(settings.storage)
         pool = await _blob_pool(target)
         copied = 0
