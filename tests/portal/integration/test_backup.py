@@ -8,6 +8,7 @@ a wrong passphrase, a non-empty target) and the command line itself run as real 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import secrets
@@ -91,8 +92,11 @@ def flavour(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flavour]
     client = seaweed.client()
     buckets: list[str] = []
 
+    made: list[str] = []
+
     async def pg_db() -> str:
-        return await _new_pg_database(admin_url)
+        made.append(await _new_pg_database(admin_url))
+        return made[-1]
 
     def bucket(base: Path) -> dict[str, object]:
         name = f"restore-{secrets.token_hex(6)}"
@@ -109,6 +113,17 @@ def flavour(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flavour]
     yield Flavour(request.param, pg_db, bucket)
     for name in buckets:
         client.delete_bucket(Bucket=name)  # SeaweedFS deletes non-empty buckets
+    asyncio.run(_drop_databases(admin_url, made))
+
+
+async def _drop_databases(admin_url: str, urls: list[str]) -> None:
+    connection = await asyncpg.connect(admin_url)
+    try:
+        for url in urls:
+            name = urlsplit(url).path[1:]
+            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
 
 
 async def _instance(flavour: Flavour, base: Path, *, keyring: bool) -> Settings:
