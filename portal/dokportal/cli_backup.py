@@ -12,6 +12,8 @@ from pathlib import Path
 
 import click
 
+from dokportal.storage.errors import StorageError
+
 PASSPHRASE_ENV = "DOKPORTAL_BACKUP_PASSPHRASE"  # noqa: S105 - the name, not a secret
 
 
@@ -46,7 +48,7 @@ def backup(ctx: click.Context, target: Path | None) -> None:
     settings = load_settings()
     try:
         report = asyncio.run(make_backup(settings, target, _passphrase(confirm=True)))
-    except BackupError as error:
+    except (BackupError, StorageError) as error:
         raise click.ClickException(str(error)) from error
     counts = ", ".join(f"{name} {count}" for name, count in report.counts.items())
     click.echo(f"snapshot {report.snapshot} written to {report.folder}")
@@ -84,7 +86,7 @@ def backup_verify(
                 scratch_database_url=scratch_database_url,
             )
         )
-    except BackupError as error:
+    except (BackupError, StorageError) as error:
         raise click.ClickException(str(error)) from error
     click.echo(
         f"snapshot {manifest['snapshot']} of tenant {manifest['tenant']}: "
@@ -112,7 +114,7 @@ def restore(target: Path, snapshot: str | None) -> None:
         report = asyncio.run(
             restore_backup(settings, target, _passphrase(confirm=False), snapshot=snapshot)
         )
-    except BackupError as error:
+    except (BackupError, StorageError) as error:
         raise click.ClickException(str(error)) from error
     click.echo(
         f"restored snapshot {report.snapshot}: {report.blobs} blobs, keyring at "

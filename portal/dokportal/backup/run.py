@@ -31,7 +31,7 @@ from dokportal.crypto import Keyring, KeyringError
 from dokportal.settings import Settings
 from dokportal.storage import BlobStore, FolderBlobStore
 from dokportal.storage.base import write_blob
-from dokportal.storage.errors import BlobNotFound
+from dokportal.storage.errors import BlobNotFound, StorageError
 from dokportal.storage.factory import build_store
 
 FORMAT_VERSION = 1
@@ -235,6 +235,10 @@ async def restore_backup(
     if await database.rows_in_target(url, tables):
         raise BackupError("the target database is not empty; restore only into a fresh instance")
     store = build_store(settings.storage)
+    try:
+        await store.check()
+    except StorageError as error:
+        raise BackupError(f"the target blob store is not usable: {error}") from None
     async for _ in store.list_blobs():
         raise BackupError("the target blob store is not empty; restore only into a fresh instance")
     database.load(url, folder, str(manifest["database"]["kind"]))

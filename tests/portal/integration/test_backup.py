@@ -333,6 +333,11 @@ def test_command_line_backup_refusals_restore_and_verify(tmp_path: Path) -> None
     assert wrong.returncode == 1 and "wrong backup passphrase" in wrong.stderr, wrong.stderr
     _nothing_written(fresh)
 
+    unmounted = cli(fresh, "restore", str(target), env=_env())
+    assert unmounted.returncode == 1, unmounted.stderr
+    assert "blob store is not usable: blob folder var/blobs does not exist" in unmounted.stderr
+    _nothing_written(fresh)
+
     (fresh / "var" / "blobs").mkdir(mode=0o700, parents=True)
     restored = cli(fresh, "restore", str(target), env=_env())
     assert restored.returncode == 0, restored.stderr
