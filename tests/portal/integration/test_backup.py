@@ -247,6 +247,12 @@ async def test_back_up_destroy_restore_everything_is_there(
     assert report.ok, report.problems
     assert (report.referenced, report.decrypted) == (4, 4) and manifest["tenant"] == tenant
 
+    # The snapshot from before the rotation carries the keyring of its time: it restores too.
+    older = await _instance(flavour, tmp_path / "older", keyring=False)
+    before = await restore_backup(older, target, PASSPHRASE, snapshot=first.snapshot)
+    assert before.verify.ok and (before.blobs, before.verify.decrypted) == (3, 3)
+    assert Keyring.load(older.keyring_path).primary_id == old.primary_id
+
 
 async def test_restore_refuses_a_non_empty_target(
     flavour: Flavour, tmp_path: Path, keep_db_binding: None
