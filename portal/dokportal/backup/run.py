@@ -25,7 +25,7 @@ from typing import Any
 from dokportal import db
 from dokportal.backup import database
 from dokportal.backup.errors import BackupError
-from dokportal.backup.sealing import seal, unseal
+from dokportal.backup.sealing import check_passphrase, seal, unseal
 from dokportal.backup.verify import VerifyReport, verify_instance
 from dokportal.crypto import Keyring, KeyringError
 from dokportal.settings import Settings
@@ -76,8 +76,6 @@ async def _blob_pool(target: Path) -> FolderBlobStore:
 
 async def make_backup(settings: Settings, target: Path, passphrase: str) -> BackupReport:
     """Write one snapshot into ``target`` (made if missing); copy only blobs it lacks."""
-    from dokportal.backup.sealing import check_passphrase
-
     check_passphrase(passphrase)
     tenant = settings.tenant.slug
     now = datetime.now(UTC)
