@@ -13,14 +13,22 @@ export PORT
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-$(STAMP): pyproject.toml
+# Everything from the lock (exact versions, hashes checked), then Dokportal itself without
+# dependencies: a venv never resolves anything of its own (locks/, hack/lock.py).
+$(STAMP): pyproject.toml locks/dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,operator]'
+	$(BIN)/python -m pip install --quiet --upgrade pip==26.3
+	$(BIN)/python -m pip install --quiet --require-hashes -r locks/dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $@
 
 .PHONY: install
-install: $(STAMP) ## Create .venv and install Dokportal with its development tools
+install: $(STAMP) ## Create .venv and install Dokportal with its development tools (from locks/dev.txt)
+
+.PHONY: lock
+lock: ## Re-resolve locks/*.txt (all dependencies, hashed) after changing pyproject.toml
+	@test -x $(BIN)/uv || { echo "run make install first"; exit 1; }
+	$(BIN)/python hack/lock.py
 
 .PHONY: system-deps
 system-deps: ## Install what the tests need from Debian (PostgreSQL server, DejaVu fonts, Chromium)
@@ -45,8 +53,12 @@ fmt: install ## Format and auto-fix the code
 control-plane: ## Build (or reuse) etcd, kube-apiserver, controllers, kwok, helm, kubectl (cached in ~/.cache/dokportal)
 	@bash hack/build-control-plane.sh
 
+.PHONY: images
+images: install system-deps control-plane ## Build (or reuse) the portal and operator images as OCI archives in ~/.cache/dokportal/images (no Docker)
+	@bash hack/build-images.sh
+
 .PHONY: test
-test: install system-deps control-plane lint ## Everything: lint, then all tests against real services
+test: install system-deps control-plane images lint ## Everything: lint, then all tests against real services
 	$(BIN)/python -m pytest
 
 FUZZ_FACTOR ?= 40
@@ -57,16 +69,16 @@ fuzz: install ## Long fuzz run: FUZZ_FACTOR (40) × the test budget of every pro
 		tests/portal/integration/staff/test_api_schema.py
 
 .PHONY: cluster
-cluster: install control-plane ## Start the test control plane, SeaweedFS and the operator for manual use (Ctrl+C stops)
-	$(BIN)/python -m tests.support.cluster
+cluster: install control-plane $(if $(REAL_NODE),images) ## Start the test control plane, SeaweedFS and the operator for manual use (REAL_NODE=1: plus a real node whose pods really run; Ctrl+C stops)
+	REAL_NODE=$(REAL_NODE) $(BIN)/python -m tests.support.cluster
 
 KIND_CLUSTER ?= dokportal
 .PHONY: kind-up
-kind-up: ## With Docker: a kind cluster with both images and charts (untested here: no Docker)
-	docker build -t ghcr.io/dokportal/portal:0.1.0 -f portal/Dockerfile .
-	docker build -t ghcr.io/dokportal/operator:0.1.0 -f operator/Dockerfile .
+IMAGES_DIR := $(or $(DOKPORTAL_CACHE),$(HOME)/.cache/dokportal)/images
+kind-up: images ## With kind (Docker): a cluster with the images `make images` built, and the operator chart (untested here: no Docker)
 	kind create cluster --name $(KIND_CLUSTER)
-	kind load docker-image --name $(KIND_CLUSTER) ghcr.io/dokportal/portal:0.1.0 ghcr.io/dokportal/operator:0.1.0
+	kind load image-archive --name $(KIND_CLUSTER) $(IMAGES_DIR)/dokportal-portal.oci.tar
+	kind load image-archive --name $(KIND_CLUSTER) $(IMAGES_DIR)/dokportal-operator.oci.tar
 	helm install dokportal-operator charts/dokportal-operator --namespace dokportal --create-namespace --wait
 	@echo "Now: create the credential Secrets in namespace dokportal and kubectl apply -f examples/"
 .PHONY: e2e

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build (or reuse) a real Kubernetes control plane for the operator tests, from the Go module proxy
-# only: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kwok and helm.
+# only: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kwok, helm and
+# the kubelet of the real node.
 #
 # Everything lives outside the repo, in
 #   ${DOKPORTAL_CACHE:-$HOME/.cache/dokportal}/k8s-<version>/{bin,etc,src}
@@ -179,6 +180,11 @@ for c in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
   build "$c" "$K8S_MOD" "k8s=v$K8S_VERSION go=$GOVERSION ld=$K8S_LDFLAGS" \
     "k8s.io/kubernetes/cmd/$c" -ldflags "$K8S_LDFLAGS"
 done
+# The kubelet of the real node (tests/support/realnode.py). Not a `go get -tool` of the module
+# set-up above, so adding it does not re-resolve a prepared module: -mod=mod records the two
+# go.sum lines it needs beyond the others.
+build kubelet "$K8S_MOD" "k8s=v$K8S_VERSION go=$GOVERSION ld=$K8S_LDFLAGS" \
+  k8s.io/kubernetes/cmd/kubelet -mod=mod -ldflags "$K8S_LDFLAGS"
 
 # ---------------------------------------------------------------------------------------------
 # 2. kwok and helm, each in its own little module so their (newer) k8s.io/* dependencies never
@@ -248,6 +254,7 @@ check() { # check NAME EXPECTED-SUBSTRING CMD...
 check etcd "etcd Version: ${ETCD_VERSION#v}" "$BIN/etcd" --version
 check kube-apiserver "Kubernetes v$K8S_VERSION" "$BIN/kube-apiserver" --version
 check kube-controller-manager "Kubernetes v$K8S_VERSION" "$BIN/kube-controller-manager" --version
+check kubelet "Kubernetes v$K8S_VERSION" "$BIN/kubelet" --version
 check kube-scheduler "Kubernetes v$K8S_VERSION" "$BIN/kube-scheduler" --version
 check kubectl "Client Version: v$K8S_VERSION" "$BIN/kubectl" version --client
 check kwok "$KWOK_VERSION" "$BIN/kwok" --version

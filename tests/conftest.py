@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.support.clamd import Clamd, find_clamd, running_clamd
 from tests.support.cluster import Cluster, default_bin_dir, missing_binaries, run_cluster
+from tests.support.images import built_images, missing_tools
 from tests.support.kubeapi import Api
 from tests.support.operator import install
 from tests.support.postgres import find_bindir, running_postgres
+from tests.support.realnode import RealNode, missing_pieces, run_real_node
 from tests.support.seaweed import SeaweedS3, find_weed, run_seaweed
 from tests.support.services import unavailable
 
@@ -70,6 +74,27 @@ def installed(control_plane: Cluster) -> Cluster:
     """CRD and the operator chart's ServiceAccount, ClusterRole and binding."""
     install(control_plane)
     return control_plane
+
+
+@pytest.fixture(scope="session")
+def images() -> dict[str, Path]:
+    """The portal and operator images as OCI archives (`make images`; cached, so usually a
+    no-op here)."""
+    if os.geteuid() != 0:
+        unavailable("image build", "hack/build-images.sh needs root (mmdebstrap, chroot)")
+    if missing := missing_tools():
+        unavailable("image build", f"missing {', '.join(missing)}: run `make system-deps`")
+    return built_images()
+
+
+@pytest.fixture(scope="session")
+def real_node(control_plane: Cluster, images: dict[str, Path]) -> Iterator[RealNode]:
+    """A real kubelet + containerd registered with the control plane, images imported
+    (tests/support/realnode.py). One per session and per machine."""
+    if missing := missing_pieces(control_plane.bin_dir):
+        unavailable("the real node", f"missing {', '.join(missing)}")
+    with run_real_node(control_plane, images) as node:
+        yield node
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -66,6 +66,26 @@ def ensure_keyring(settings: Settings) -> bool:
     return True
 
 
+def prepare_blob_folder(settings: Settings) -> None:
+    """Create the blob folder of folder storage inside an existing parent (the volume).
+
+    In a pod the volume is mounted at /data and the blobs live in /data/blobs, which nobody
+    else creates: without this a fresh volume stays unready for ever. Only the last path
+    element is made (0700): if the volume failed to mount, its mount point is missing (the
+    image's root is read-only anyway) and readiness keeps reporting it, rather than documents
+    going into a folder tree on the container's throw-away file system.
+    """
+    if settings.storage.kind != "folder":
+        return
+    folder = settings.storage.folder
+    try:
+        folder.mkdir(mode=0o700, exist_ok=True)
+    except FileNotFoundError:
+        click.echo(f"blob folder {folder}: its parent {folder.parent} does not exist", err=True)
+    except PermissionError as error:
+        click.echo(f"blob folder {folder} cannot be created: {error.strerror}", err=True)
+
+
 @click.group()
 def main() -> None:
     """Dokportal: a document portal for jobcenters and other public offices."""
@@ -95,6 +115,7 @@ def migrate() -> None:
     from dokportal import db
 
     settings = load_settings()
+    prepare_blob_folder(settings)
     db.configure(settings)
     _run(db.migrate())
 
@@ -144,6 +165,7 @@ def serve(host: str, port: int) -> None:
     from dokportal.keyring_guard import check_permissions
 
     settings = load_settings()
+    prepare_blob_folder(settings)
     db.configure(settings)
     try:
         keyring = _run(_checked_keyring(settings))

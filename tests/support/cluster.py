@@ -321,6 +321,11 @@ def _prepare(
             f"--service-account-signing-key-file={sa_private}",
             "--service-cluster-ip-range=10.0.0.0/24",
             "--allow-privileged=true",
+            # The real node (tests/support/realnode.py): namespaces annotated for it get its
+            # node selector and toleration; others never land on it. Without annotations both
+            # plugins change nothing. The kubelet is reached by its node IP, never a DNS name.
+            "--enable-admission-plugins=PodNodeSelector,PodTolerationRestriction",
+            "--kubelet-preferred-address-types=InternalIP",
             f"--cert-dir={directory / 'apiserver-certs'}",
             # 127.0.0.1 is not a valid endpoint for the kubernetes Service; nothing needs it.
             "--endpoint-reconciler-type=none",

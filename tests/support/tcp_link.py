@@ -17,11 +17,16 @@ from contextlib import contextmanager, suppress
 
 
 class TcpLink:
-    """Forwards 127.0.0.1:`port` to `target`; see the module docstring."""
+    """Forwards `listen`:`port` to `target`; see the module docstring.
 
-    def __init__(self, target: tuple[str, int]) -> None:
+    `listen` is 127.0.0.1 unless a test needs another local address (the real node's
+    bridge address, so that its pods reach a server on this machine's loopback).
+    """
+
+    def __init__(self, target: tuple[str, int], listen: str = "127.0.0.1") -> None:
         self._target = target
-        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listen = listen
+        self._listener = socket.create_server((listen, 0))
         self.port: int = self._listener.getsockname()[1]
         self._lock = threading.Lock()
         self._connections: set[_Connection] = set()
@@ -30,7 +35,7 @@ class TcpLink:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self._listen}:{self.port}"
 
     def cut(self) -> None:
         """Break every open connection and refuse new ones until `restore`."""
@@ -81,9 +86,9 @@ class TcpLink:
 
 
 @contextmanager
-def tcp_link(target: tuple[str, int]) -> Iterator[TcpLink]:
+def tcp_link(target: tuple[str, int], listen: str = "127.0.0.1") -> Iterator[TcpLink]:
     """A running link to `target`, closed with all its connections afterwards."""
-    link = TcpLink(target)
+    link = TcpLink(target, listen)
     link._start()
     try:
         yield link
