@@ -1,5 +1,6 @@
 """The ``dokportal`` command: run, serve, migrate, demo data, customers, notices, keys, storage;
-staff, token, audit, retention and worker come from cli_staff.py."""
+staff, token, audit, retention and worker come from cli_staff.py; backup and restore from
+cli_backup.py."""
 
 from __future__ import annotations
 
@@ -445,6 +446,10 @@ def _register_staff_commands() -> None:
     from dokportal.cli_scan import scan
 
     main.add_command(scan)
+    from dokportal.cli_backup import backup, restore
+
+    main.add_command(backup)
+    main.add_command(restore)
 
 
 _register_staff_commands()
