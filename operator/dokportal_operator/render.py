@@ -348,6 +348,10 @@ def chart_values(spec: PortalSpec, facts: WorkloadFacts) -> dict[str, Any]:
         values["podAnnotations"] = {c.CREDENTIALS_CHECKSUM_ANNOTATION: facts.credentials_checksum}
     if spec.resources:
         values["resources"] = dict(spec.resources)
+    if spec.node_selector:
+        values["nodeSelector"] = dict(spec.node_selector)
+    if spec.tolerations:
+        values["tolerations"] = [dict(t) for t in spec.tolerations]
     if spec.s3 is not None:
         values["storage"]["s3"] = {
             "endpoint": spec.s3.endpoint,

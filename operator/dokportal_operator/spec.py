@@ -4,7 +4,7 @@ validated it against the CRD; this only gives it shape)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from dokportal_operator import constants as c
@@ -84,6 +84,10 @@ class PortalSpec:
     # before staff can open them.
     virus_scan: bool = False
     virus_scan_mirror: str = "database.clamav.net"
+
+    # spec.app.nodeSelector / tolerations: where the portal's pods and Jobs may run.
+    node_selector: Mapping[str, str] = field(default_factory=dict)
+    tolerations: tuple[Mapping[str, Any], ...] = ()
 
     @property
     def namespace(self) -> str:
@@ -180,6 +184,8 @@ def parse(body: Mapping[str, Any], operator_namespace: str) -> PortalSpec:
         rotation_days=int((spec.get("encryption") or {}).get("rotationIntervalDays", 90)),
         image=app.get("image", "ghcr.io/dokportal/portal:0.1.0"),
         image_pull_policy=app.get("imagePullPolicy", "IfNotPresent"),
+        node_selector={str(k): str(v) for k, v in (app.get("nodeSelector") or {}).items()},
+        tolerations=tuple(dict(t) for t in (app.get("tolerations") or [])),
         replicas=int(app.get("replicas", 1)),
         resources=app.get("resources") or {},
         max_file_mb=int(upload.get("maxFileMB", 20)),

@@ -28,7 +28,7 @@ PORTAL_VALUES: dict[str, list[str]] = {
         "database.existingSecret=db",
         "replicaCount=3",
         "ingress.clusterIssuer=letsencrypt",
-        "rewrap.enabled=true",
+        "rewrap.enabled=true,keyring.primaryKeyId=k-2",
         "keyring.primaryKeyId=k-20261125-abcdef",
     ],
     "virus scan (clamd + freshclam)": [
@@ -244,3 +244,24 @@ def test_portal_accepts_the_virus_scan_configuration(
     policy = by_name[("NetworkPolicy", "portal-clamd")]["spec"]
     (rule,) = policy["ingress"]
     assert rule["from"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == "portal"
+
+
+def test_portal_pods_and_jobs_follow_the_placement(control_plane: Cluster) -> None:
+    """nodeSelector and tolerations reach the Deployment and every Job (the migration Job
+    must run where the volume is, on the same nodes as the pods)."""
+    docs = _template(
+        control_plane,
+        "p",
+        str(PORTAL_CHART),
+        "--set",
+        "nodeSelector.pool=sozial",
+        "--set",
+        "tolerations[0].key=pool,tolerations[0].operator=Exists,tolerations[0].effect=NoSchedule",
+        "--set",
+        "rewrap.enabled=true,keyring.primaryKeyId=k-2",
+    )
+    pods = [doc["spec"]["template"]["spec"] for doc in docs if doc["kind"] in ("Deployment", "Job")]
+    assert len(pods) >= 3
+    for pod in pods:
+        assert pod["nodeSelector"] == {"pool": "sozial"}
+        assert pod["tolerations"] == [{"key": "pool", "operator": "Exists", "effect": "NoSchedule"}]

@@ -133,6 +133,14 @@ class RealNode:
             ),
         }
 
+    @staticmethod
+    def portal_placement() -> dict[str, object]:
+        """`spec.app` fields that send a Portal's pods and Jobs to this node."""
+        return {
+            "nodeSelector": {NODE_LABEL: "real"},
+            "tolerations": [{"key": TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"}],
+        }
+
     def create_namespace(self, name: str) -> None:
         manifest = {
             "apiVersion": "v1",

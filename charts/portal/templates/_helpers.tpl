@@ -232,6 +232,7 @@ template:
     restartPolicy: Never
     serviceAccountName: {{ include "portal.serviceAccountName" .root }}
     automountServiceAccountToken: false
+    {{- include "portal.scheduling" .root | nindent 4 }}
     securityContext:
       {{- include "portal.podSecurityContext" .root | nindent 6 }}
     containers:
@@ -254,3 +255,18 @@ template:
     volumes:
       {{- include "portal.volumes" .root | nindent 6 }}
 {{- end -}}
+
+{{/*
+Where the portal's pods (and its Jobs) may run: nodeSelector and tolerations, e.g. dedicated
+nodes for one department.
+*/}}
+{{- define "portal.scheduling" -}}
+{{- with .Values.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}

@@ -32,9 +32,9 @@ def test_volume_portal_with_sqlite_serves_a_customer_on_the_real_node(
     api: Api, operator: OperatorProcess, real_node: RealNode
 ) -> None:
     name, namespace = "realvol", "portal-realvol"
-    # The operator's namespace, annotated beforehand so its pods land on the real node; the
-    # volume pre-bound to the claim the operator makes (no provisioner here).
-    real_node.create_namespace(namespace)
+    # The Portal's pods are sent to the real node by spec.app.nodeSelector/tolerations (the
+    # operator makes the namespace itself and refuses one that exists); the volume is
+    # pre-bound to the claim the operator makes (no provisioner here).
     apply(real_node, local_volume(real_node, namespace, "portal-data", "portal-realvol-data"))
     api.apply(
         {
@@ -49,7 +49,8 @@ def test_volume_portal_with_sqlite_serves_a_customer_on_the_real_node(
                 "hostname": "realvol.dokportal.example.org",
                 "storage": {"volume": {"size": "1Gi"}, "deletionPolicy": "Delete"},
                 "database": {"sqlite": {}},
-                "app": {"imagePullPolicy": "Never"},
+                "app": {"imagePullPolicy": "Never", **real_node.portal_placement()},
+                "ingress": {"allowPlainHTTP": True},  # a test system without certificates
             },
         }
     )

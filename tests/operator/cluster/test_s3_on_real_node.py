@@ -77,7 +77,6 @@ def test_s3_postgresql_portal_on_the_real_node_and_its_key_rotation(
                 "stringData": {"url": database._replace(path="/reals3").geturl()},
             },
         )
-        real_node.create_namespace(NAMESPACE)
         api.apply(
             {
                 "apiVersion": "dokportal.dev/v1alpha1",
@@ -97,7 +96,8 @@ def test_s3_postgresql_portal_on_the_real_node_and_its_key_rotation(
                         "deletionPolicy": "Delete",
                     },
                     "database": {"postgresql": {"connectionSecret": {"name": "reals3-database"}}},
-                    "app": {"imagePullPolicy": "Never"},
+                    "app": {"imagePullPolicy": "Never", **real_node.portal_placement()},
+                    "ingress": {"allowPlainHTTP": True},  # a test system without certificates
                 },
             }
         )

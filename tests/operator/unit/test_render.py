@@ -206,3 +206,16 @@ def test_quota_has_room_for_clamd_pods() -> None:
     assert render.quantity(scanning["requests.memory"]) - render.quantity(
         plain["requests.memory"]
     ) == 2 * render.quantity("1344Mi")
+
+
+def test_placement_reaches_the_chart() -> None:
+    """spec.app.nodeSelector/tolerations go to the chart (pods and Jobs), absent when unset."""
+    facts = render.WorkloadFacts("bucket-x", "k-1", rewrap=False)
+    assert "nodeSelector" not in render.chart_values(spec(), facts)
+    placed = spec(
+        spec__app__nodeSelector={"pool": "sozial"},
+        spec__app__tolerations=[{"key": "pool", "operator": "Exists", "effect": "NoSchedule"}],
+    )
+    values = render.chart_values(placed, facts)
+    assert values["nodeSelector"] == {"pool": "sozial"}
+    assert values["tolerations"] == [{"key": "pool", "operator": "Exists", "effect": "NoSchedule"}]
