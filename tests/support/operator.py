@@ -83,6 +83,10 @@ class OperatorProcess:
 
     def env(self) -> dict[str, str]:
         helm_home = self.cluster.directory / "operator-helm"
+        # Its temporary files (the webhook's certificate) go with the control plane's folder,
+        # also when a test kills it with SIGKILL before its clean-up runs.
+        scratch = self.cluster.directory / "operator-tmp"
+        scratch.mkdir(exist_ok=True)
         return {
             **os.environ,
             "KUBECONFIG": str(self.cluster.operator_kubeconfig),
@@ -100,6 +104,7 @@ class OperatorProcess:
             "DOKPORTAL_OPERATOR_WEBHOOK_URL": f"https://127.0.0.1:{self.webhook_port}",
             # A killed leader's Lease runs out after this long (a restart waits for it).
             "DOKPORTAL_OPERATOR_LEASE_SECONDS": "10",
+            "TMPDIR": str(scratch),
             "HELM_CACHE_HOME": str(helm_home / "cache"),
             "HELM_CONFIG_HOME": str(helm_home / "config"),
             "HELM_DATA_HOME": str(helm_home / "data"),

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shutil
+from pathlib import Path
 from typing import Any
 
 import kopf
@@ -94,6 +96,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         bundle = await webhook.certificate(ctx.kube, own)
         cert, key = webhook.files(bundle)
         memo["webhook"] = bundle
+        memo["webhook_files"] = cert.parent  # removed again at clean-up
         settings.admission.server = kopf.WebhookServer(
             addr=own.webhook_addr,
             port=own.webhook_port,
@@ -113,6 +116,9 @@ async def cleanup(memo: kopf.Memo, **_: Any) -> None:
     ctx = memo.get("ctx")
     if isinstance(ctx, Context):
         await ctx.kube.close()
+    folder = memo.get("webhook_files")
+    if isinstance(folder, Path):
+        shutil.rmtree(folder, ignore_errors=True)
     elector = memo.get("elector")
     if isinstance(elector, leader.Elector):
         await elector.release()
