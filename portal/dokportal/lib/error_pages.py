@@ -15,6 +15,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotFoundException
 from litestar.response import Redirect
 
+from dokportal import metrics
 from dokportal.crypto.errors import CryptoError
 from dokportal.lib.errors import (
     NotFound,
@@ -58,6 +59,8 @@ def _render(request: AnyRequest, error: PortalError) -> Response[Any]:
 def _unavailable(request: AnyRequest, cause: BaseException) -> Response[Any]:
     """The outage page; one line in the log, no traceback (it says nothing new per request)."""
     log.error("unavailable: %s %s: %s", request.method, request.url.path, describe(cause))
+    dependency = "storage" if isinstance(cause, StorageUnavailable) else "database"
+    metrics.DEPENDENCY_ERRORS.labels(dependency).inc()
     if request.method in {"POST", "PUT", "PATCH", "DELETE"}:
         error = Unavailable(
             "The portal is temporarily unavailable. Nothing was lost, but what you just sent "
