@@ -15,7 +15,9 @@ upload path is benchmarked, see bench/).
 
 from __future__ import annotations
 
+import re
 import time
+from datetime import UTC, datetime
 from threading import Thread
 from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIServer
@@ -101,8 +103,14 @@ KEYRING_KEYS = Gauge(
     "Keys in the loaded keyring (1 each); primary=true marks the one new data is wrapped with.",
     ["key_id", "primary"],
 )
+KEYRING_PRIMARY_CREATED = Gauge(
+    "dokportal_keyring_primary_created_timestamp_seconds",
+    "Unix time of the day the primary key was made (from its k-YYYYMMDD-… id); "
+    "the rotation-overdue alert compares it with now.",
+)
 
 UNMATCHED = "unmatched"
+_KEY_DATE = re.compile(r"k-(\d{8})-")
 
 
 def route_of(scope: Scope) -> str:
@@ -143,6 +151,10 @@ def observe_keyring(keyring: Keyring) -> None:
     KEYRING_KEYS.clear()
     for key_id in keyring.ids:
         KEYRING_KEYS.labels(key_id, str(key_id == keyring.primary_id).lower()).set(1)
+    made = _KEY_DATE.match(keyring.primary_id)
+    if made is not None:
+        day = datetime.strptime(made.group(1), "%Y%m%d").replace(tzinfo=UTC)
+        KEYRING_PRIMARY_CREATED.set(day.timestamp())
 
 
 _NOTICE_ACTIONS = {

@@ -7,6 +7,7 @@ typed (the reference of a submission, a customer number).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -99,6 +100,8 @@ async def test_counters_move_with_upload_failed_signin_and_404(
 
     primary = client.app.state.runtime.keyring.primary_id
     assert value(after, "dokportal_keyring_key_info", key_id=primary, primary="true") == 1
+    made = value(after, "dokportal_keyring_primary_created_timestamp_seconds")
+    assert datetime.fromtimestamp(made, UTC).strftime("%Y%m%d") == primary.split("-")[1]
 
 
 async def test_readiness_sets_dependency_gauges(
