@@ -41,12 +41,16 @@ fmt: install ## Format and auto-fix the code
 	$(BIN)/ruff format portal operator tests bench
 	$(BIN)/ruff check --fix portal operator tests bench
 
+.PHONY: promtool
+promtool: ## Build (or reuse) promtool for the alert rule tests (cached in ~/.cache/dokportal)
+	@bash hack/build-promtool.sh >/dev/null
+
 .PHONY: control-plane
 control-plane: ## Build (or reuse) etcd, kube-apiserver, controllers, kwok, helm, kubectl (cached in ~/.cache/dokportal)
 	@bash hack/build-control-plane.sh
 
 .PHONY: test
-test: install system-deps control-plane lint ## Everything: lint, then all tests against real services
+test: install system-deps control-plane promtool lint ## Everything: lint, then all tests against real services
 	$(BIN)/python -m pytest
 
 FUZZ_FACTOR ?= 40
