@@ -15,6 +15,7 @@ upload path is benchmarked, see bench/).
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from datetime import UTC, datetime
@@ -24,6 +25,8 @@ from wsgiref.simple_server import WSGIServer
 
 from litestar.enums import ScopeType
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+from dokportal import logs
 
 if TYPE_CHECKING:
     from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -120,7 +123,8 @@ def route_of(scope: Scope) -> str:
 
 
 def http_metrics(app: ASGIApp) -> ASGIApp:
-    """Outermost ASGI wrapper: count and time every HTTP request by route template."""
+    """Outermost ASGI wrapper: count and time every HTTP request by route template, and
+    write its one access line (``dokportal.access``) under a request id."""
 
     async def measured(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -128,6 +132,7 @@ def http_metrics(app: ASGIApp) -> ASGIApp:
             return
         started = time.perf_counter()
         status = 500
+        logs.REQUEST_ID.set(logs.new_request_id(scope["headers"]))
 
         async def send_seen(message: Message) -> None:
             nonlocal status
@@ -140,8 +145,22 @@ def http_metrics(app: ASGIApp) -> ASGIApp:
         finally:
             route = route_of(scope)
             method = scope.get("method", "")
+            seconds = time.perf_counter() - started
             REQUESTS.labels(route, method, str(status)).inc()
-            REQUEST_SECONDS.labels(route, method).observe(time.perf_counter() - started)
+            REQUEST_SECONDS.labels(route, method).observe(seconds)
+            if logs.ACCESS.isEnabledFor(logging.INFO):
+                logs.ACCESS.info(
+                    "%s %s %s",
+                    method,
+                    route,
+                    status,
+                    extra={
+                        "route": route,
+                        "method": method,
+                        "status": status,
+                        "duration_ms": round(seconds * 1000, 1),
+                    },
+                )
 
     return measured
 

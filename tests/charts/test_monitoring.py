@@ -116,9 +116,10 @@ def test_metrics_port_never_reaches_the_ingress() -> None:
     # The NetworkPolicy opens 9090 to the scrape namespace only, 8000 to the ingress controller.
     (policy,) = [p for p in by_kind(objects, "NetworkPolicy") if p["metadata"]["name"] == "portal"]
     opened = {
-        (rule["ports"][0]["port"], rule["from"][0]["namespaceSelector"]["matchLabels"][
-            "kubernetes.io/metadata.name"
-        ])
+        (
+            rule["ports"][0]["port"],
+            rule["from"][0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"],
+        )
         for rule in policy["spec"]["ingress"]
     }
     assert opened == {(8000, "ingress-nginx"), (9090, "monitoring")}
@@ -216,7 +217,9 @@ def test_scheduling_knobs_reach_web_pods_and_jobs() -> None:
     )
     (deployment,) = by_kind(objects, "Deployment")
     template = deployment["spec"]["template"]
-    for pod in [template["spec"]] + [job["spec"]["template"]["spec"] for job in by_kind(objects, "Job")]:
+    for pod in [template["spec"]] + [
+        job["spec"]["template"]["spec"] for job in by_kind(objects, "Job")
+    ]:
         assert pod["nodeSelector"] == {"disk": "ssd"}
         assert pod["tolerations"] == [{"key": "dedicated", "operator": "Exists"}]
         assert pod["priorityClassName"] == "portal-high"
