@@ -19,11 +19,13 @@ import pytest
 import yaml
 
 from tests.support.cluster import K8S_VERSION, default_bin_dir
-from tests.support.operator import PORTAL_CHART
+from tests.support.operator import OPERATOR_CHART, PORTAL_CHART
 from tests.support.services import unavailable
 
 REPO = Path(__file__).resolve().parents[2]
 RULES_TEST = Path(__file__).with_name("alert_rules_test.yaml")
+OPERATOR_RULES_TEST = Path(__file__).with_name("operator_alert_rules_test.yaml")
+OPERATOR_ALERTS = {"DokportalPortalStalled", "DokportalOperatorFailing"}
 MONITORING = [
     "metrics.serviceMonitor.enabled=true",
     "metrics.podMonitor.enabled=true",
@@ -191,9 +193,47 @@ def test_promtool_fires_every_alert(promtool: Path, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def _write_operator_rules(tmp_path: Path) -> Path:
+    out = helm(
+        "template", "dokportal-operator", str(OPERATOR_CHART), "--namespace", "dokportal",
+        "--set", "metrics.prometheusRule.enabled=true", "--set", "metrics.podMonitor.enabled=true",
+    )  # fmt: skip
+    objects = [doc for doc in yaml.safe_load_all(out) if isinstance(doc, dict)]
+    (rule,) = by_kind(objects, "PrometheusRule")
+    (monitor,) = by_kind(objects, "PodMonitor")
+    assert monitor["spec"]["podMetricsEndpoints"][0]["port"] == "metrics"
+    alerts = {item["alert"] for group in rule["spec"]["groups"] for item in group["rules"]}
+    assert alerts == OPERATOR_ALERTS
+    rules = tmp_path / "operator_rules.yaml"
+    rules.write_text(yaml.safe_dump({"groups": rule["spec"]["groups"]}))
+    shutil.copy(OPERATOR_RULES_TEST, tmp_path / OPERATOR_RULES_TEST.name)
+    return rules
+
+
+def test_promtool_checks_and_fires_the_operator_rules(promtool: Path, tmp_path: Path) -> None:
+    rules = _write_operator_rules(tmp_path)
+    checked = subprocess.run(
+        [str(promtool), "check", "rules", str(rules)], capture_output=True, text=True, check=False
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    tested = yaml.safe_load(OPERATOR_RULES_TEST.read_text())
+    fired = {
+        c["alertname"] for t in tested["tests"] for c in t["alert_rule_test"] if c["exp_alerts"]
+    }
+    assert fired == OPERATOR_ALERTS
+    result = subprocess.run(
+        [str(promtool), "test", "rules", OPERATOR_RULES_TEST.name],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_runbook_has_a_section_per_alert() -> None:
     runbook = (REPO / "docs" / "operations.md").read_text()
-    for alert in ALERTS:
+    for alert in ALERTS | OPERATOR_ALERTS:
         assert f"### {alert}" in runbook, alert
 
 
