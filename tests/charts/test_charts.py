@@ -219,7 +219,7 @@ def test_portal_accepts_the_charts_configuration(
     assert settings.keyring_allow_shared is True
     assert settings.tenant.languages == ["de", "en", "uk", "ar", "tr", "ru", "fa"]
     # /metrics on the pod address (its own port), JSON logs for the collector.
-    assert (settings.metrics.port, settings.metrics.host) == (9090, "0.0.0.0")
+    assert (settings.metrics.port, settings.metrics.host) == (9090, "0.0.0.0")  # noqa: S104
     assert settings.log.format == "json"
 
 
