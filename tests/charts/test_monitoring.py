@@ -237,24 +237,28 @@ def test_runbook_has_a_section_per_alert() -> None:
         assert f"### {alert}" in runbook, alert
 
 
+KNOBS = [
+    "nodeSelector.disk=ssd",
+    "tolerations[0].key=dedicated",
+    "tolerations[0].operator=Exists",
+    "priorityClassName=portal-high",
+    "imagePullSecrets[0].name=registry",
+    "podLabels.team=it",
+    "podAnnotations.owner=it",
+    "topologySpreadConstraints[0].maxSkew=1",
+    "topologySpreadConstraints[0].topologyKey=topology.kubernetes.io/zone",
+    "topologySpreadConstraints[0].whenUnsatisfiable=ScheduleAnyway",
+    "affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution"
+    ".nodeSelectorTerms[0].matchExpressions[0].key=zone",
+    "affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution"
+    ".nodeSelectorTerms[0].matchExpressions[0].operator=Exists",
+    "image.digest=sha256:" + "a" * 64,
+]
+
+
 def test_scheduling_knobs_reach_web_pods_and_jobs() -> None:
-    objects = render(
-        "nodeSelector.disk=ssd",
-        "tolerations[0].key=dedicated",
-        "tolerations[0].operator=Exists",
-        "priorityClassName=portal-high",
-        "imagePullSecrets[0].name=registry",
-        "podLabels.team=it",
-        "podAnnotations.owner=it",
-        "topologySpreadConstraints[0].maxSkew=1",
-        "topologySpreadConstraints[0].topologyKey=topology.kubernetes.io/zone",
-        "topologySpreadConstraints[0].whenUnsatisfiable=ScheduleAnyway",
-        "affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution"
-        ".nodeSelectorTerms[0].matchExpressions[0].key=zone",
-        "affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution"
-        ".nodeSelectorTerms[0].matchExpressions[0].operator=Exists",
-        "image.digest=sha256:" + "a" * 64,
-    )
+    objects = render(*KNOBS)
+    scan = render(*KNOBS, "virusScan.enabled=true")
     (deployment,) = by_kind(objects, "Deployment")
     template = deployment["spec"]["template"]
     for pod in [template["spec"]] + [
@@ -266,6 +270,12 @@ def test_scheduling_knobs_reach_web_pods_and_jobs() -> None:
         assert pod["imagePullSecrets"] == [{"name": "registry"}]
         assert "nodeAffinity" in pod["affinity"]
         assert pod["containers"][0]["image"] == "ghcr.io/dokportal/portal@sha256:" + "a" * 64
+    # clamd runs on the same nodes and registry, without the portal pods' affinity.
+    (clamd,) = [d for d in by_kind(scan, "Deployment") if d["metadata"]["name"] == "portal-clamd"]
+    clamd_pod = clamd["spec"]["template"]["spec"]
+    assert clamd_pod["nodeSelector"] == {"disk": "ssd"}
+    assert clamd_pod["imagePullSecrets"] == [{"name": "registry"}]
+    assert "affinity" not in clamd_pod
     assert template["metadata"]["labels"]["team"] == "it"
     # The chart's own annotations stay beside the user's.
     assert {"owner", "checksum/config"} <= set(template["metadata"]["annotations"])

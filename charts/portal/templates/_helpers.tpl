@@ -271,8 +271,17 @@ template:
       {{- include "portal.volumes" .root | nindent 6 }}
 {{- end -}}
 
-{{/* Scheduling of the portal's pods (web and Jobs): the knobs of values.yaml. */}}
+{{/* Scheduling of the portal's pods (web and Jobs): the knobs of values.yaml. clamd gets
+the node-level ones (portal.nodeScheduling), not the affinity written for the portal pods. */}}
 {{- define "portal.scheduling" -}}
+{{- include "portal.nodeScheduling" . }}
+{{- with .Values.affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
+
+{{- define "portal.nodeScheduling" -}}
 {{- with .Values.imagePullSecrets }}
 imagePullSecrets:
   {{- toYaml . | nindent 2 }}
@@ -286,10 +295,6 @@ nodeSelector:
 {{- end }}
 {{- with .Values.tolerations }}
 tolerations:
-  {{- toYaml . | nindent 2 }}
-{{- end }}
-{{- with .Values.affinity }}
-affinity:
   {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- end -}}
