@@ -132,7 +132,7 @@ def http_metrics(app: ASGIApp) -> ASGIApp:
             return
         started = time.perf_counter()
         status = 500
-        logs.REQUEST_ID.set(logs.new_request_id(scope["headers"]))
+        token = logs.REQUEST_ID.set(logs.new_request_id(scope["headers"]))
 
         async def send_seen(message: Message) -> None:
             nonlocal status
@@ -161,6 +161,8 @@ def http_metrics(app: ASGIApp) -> ASGIApp:
                         "duration_ms": round(seconds * 1000, 1),
                     },
                 )
+            # Keep-alive requests share a task: the next one must not inherit this id.
+            logs.REQUEST_ID.reset(token)
 
     return measured
 
