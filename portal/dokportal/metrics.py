@@ -65,8 +65,15 @@ NOTICES = Counter(
 )
 MAIL = Counter(
     "dokportal_mail",
-    "Mail delivery attempts by kind and result (sent, failed).",
+    "Mail delivery attempts by kind and result: sent, retrying (failed, tried again later), "
+    "failed (given up after the last attempt).",
     ["kind", "result"],
+)
+MAIL_OUTBOX = Gauge(
+    "dokportal_mail_outbox",
+    "Mails in the outbox by status (pending: waiting to be sent; failed: given up), "
+    "as the worker last counted them.",
+    ["status"],
 )
 WORKER_RUNS = Counter(
     "dokportal_worker_runs", "Rounds of the periodic worker, by result.", ["result"]
@@ -188,15 +195,11 @@ _NOTICE_ACTIONS = {
 
 
 def observe_audit(action: str) -> None:
-    """Every audit event counts; some also feed the notice and mail counters."""
+    """Every audit event counts; some also feed the notice counter."""
     AUDIT_EVENTS.labels(action).inc()
     event = _NOTICE_ACTIONS.get(action)
     if event is not None:
         NOTICES.labels(event).inc()
-    if action.startswith("mail.sent."):
-        MAIL.labels(action.removeprefix("mail.sent."), "sent").inc()
-    elif action.startswith("mail.failed."):
-        MAIL.labels(action.removeprefix("mail.failed."), "failed").inc()
 
 
 def rejection_reason(error: BaseException) -> str:

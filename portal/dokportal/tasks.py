@@ -42,6 +42,8 @@ async def run_once(settings: Settings, store: BlobStore, keyring: Keyring | None
         await record(SYSTEM, f"mail.sent.{item.job.kind}", item.job.object_type, item.job.object_id)
     for job in failed:
         await record(SYSTEM, f"mail.failed.{job.kind}", job.object_type, job.object_id)
+    for status, count in (await mail.outbox_counts()).items():
+        metrics.MAIL_OUTBOX.labels(status).set(count)
     await retention.run(store, settings.retention.delete_transferred_after_days)
     await limits.forget_stale()
     if keyring is not None:

@@ -40,6 +40,7 @@ ALERTS = {
     "DokportalKeysMissing",
     "DokportalUploadErrors",
     "DokportalMailFailing",
+    "DokportalMailPilingUp",
     "DokportalWorkerStalled",
     "DokportalKeyRotationOverdue",
     "DokportalCertificateExpiring",

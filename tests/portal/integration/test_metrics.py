@@ -115,3 +115,25 @@ async def test_readiness_sets_dependency_gauges(
 
 def test_metrics_are_off_unless_a_port_is_set() -> None:
     assert Settings().metrics.port == 0
+
+
+async def test_mail_attempts_and_the_outbox(
+    client: PortalClient, settings: Settings, exporter: MetricsServer
+) -> None:
+    from dokportal import tasks
+    from dokportal.mail.services import enqueue
+    from dokportal.storage.factory import build_store
+
+    await enqueue(kind="reminder", recipient="someone@example.org", language="de")
+    off = settings.model_copy(update={"mail": settings.mail.model_copy(update={"kind": "off"})})
+    _, before = scrape(exporter)
+    await tasks.run_once(off, build_store(off.storage))
+    _, after = scrape(exporter)
+    retrying = {"kind": "reminder", "result": "retrying"}
+    assert (
+        value(after, "dokportal_mail_total", **retrying)
+        - value(before, "dokportal_mail_total", **retrying)
+        == 1
+    )
+    assert value(after, "dokportal_mail_outbox", status="pending") == 1
+    assert value(after, "dokportal_mail_outbox", status="failed") == 0
