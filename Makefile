@@ -49,6 +49,10 @@ fmt: install ## Format and auto-fix the code
 	$(BIN)/ruff format portal operator tests bench
 	$(BIN)/ruff check --fix portal operator tests bench
 
+.PHONY: promtool
+promtool: ## Build (or reuse) promtool for the alert rule tests (cached in ~/.cache/dokportal)
+	@bash hack/build-promtool.sh >/dev/null
+
 .PHONY: control-plane
 control-plane: ## Build (or reuse) etcd, kube-apiserver, controllers, kwok, helm, kubectl (cached in ~/.cache/dokportal)
 	@bash hack/build-control-plane.sh
@@ -58,7 +62,7 @@ images: install system-deps control-plane ## Build (or reuse) the portal and ope
 	@bash hack/build-images.sh
 
 .PHONY: test
-test: install system-deps control-plane images lint ## Everything: lint, then all tests against real services
+test: install system-deps control-plane images promtool lint ## Everything: lint, then all tests against real services
 	$(BIN)/python -m pytest
 
 FUZZ_FACTOR ?= 40

@@ -21,6 +21,7 @@ from lightkube.generic_resource import create_global_resource, create_namespaced
 from lightkube.types import CascadeType, PatchType
 
 from dokportal_operator import constants as c
+from dokportal_operator import metrics
 
 Obj = dict[str, Any]
 
@@ -140,6 +141,7 @@ class Kube:
 
     def _wrote(self) -> None:
         self.writes += 1
+        metrics.WRITES.inc()
         current = _pass_writes.get()
         if current is not None:
             current.n += 1

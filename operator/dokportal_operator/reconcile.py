@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from dokportal_operator import collisions, conditions, render
+from dokportal_operator import collisions, conditions, metrics, render
 from dokportal_operator import constants as c
 from dokportal_operator.collisions import Claim
 from dokportal_operator.conditions import Condition
@@ -275,6 +275,8 @@ async def write_status(
     name = body["metadata"]["name"]
     await ctx.kube.patch_portal_status(name, status)
     merged = status.get("conditions") or []
+    metrics.observe_conditions(name, merged)
+    metrics.observe_ready(body, old.get("conditions") or [], merged)
     ready: dict[str, Any] = next((cond for cond in merged if cond["type"] == c.READY), {})
     logger.info(
         "status: Ready=%s (%s) %s", ready.get("status"), ready.get("reason"), status.get("replicas")

@@ -58,6 +58,9 @@ class OperatorSettings(BaseSettings):
     # Two replicas, one leader (a Lease in `namespace`); the other stands by.
     leader_election: bool = True
     lease_seconds: int = Field(15, ge=3, le=300)
+    # Prometheus /metrics on its own port (dokportal_operator/metrics.py); 0: off.
+    metrics_port: int = Field(0, ge=0, le=65535)
+    metrics_addr: str = "0.0.0.0"  # noqa: S104 - in a pod Prometheus scrapes the pod's address
 
     def secret_namespace_allowed(self, namespace: str) -> bool:
         allowed = {item.strip() for item in self.secret_namespaces.split(",") if item.strip()}

@@ -203,11 +203,12 @@ def _serve(settings: Settings, host: str, port: int, keyring: Keyring) -> None:
 
     import uvicorn
 
+    from dokportal import logs
     from dokportal.app import create_app
     from dokportal.crypto import KeyringError
     from dokportal.lib.http_protocol import guarded_protocol
 
-    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    logs.configure(settings.log_level, settings.log.format, settings.tenant.slug)
     # The effective configuration once, secrets masked, so operators can see what runs.
     logging.getLogger("dokportal").info("configuration: %s", json.dumps(settings.redacted()))
     try:
@@ -220,6 +221,10 @@ def _serve(settings: Settings, host: str, port: int, keyring: Keyring) -> None:
         host=host,
         port=port,
         log_level=settings.log_level.lower(),
+        # Our handler and format (dokportal/logs.py) for uvicorn's lines too; its access
+        # log (raw paths and query strings) stays off, dokportal.access replaces it.
+        log_config=None,
+        access_log=False,
         proxy_headers=bool(settings.forwarded_allow_ips),
         forwarded_allow_ips=settings.forwarded_allow_ips or None,
         server_header=False,

@@ -325,6 +325,21 @@ class WorkerSettings(BaseModel):
     interval_seconds: int = Field(30, ge=1, le=3600)
 
 
+class MetricsSettings(BaseModel):
+    """Prometheus ``/metrics`` on its own listener (dokportal/metrics.py), never on the
+    portal's port and so never through the Ingress. ``port`` 0 (the default): off."""
+
+    port: int = Field(0, ge=0, le=65535)
+    # In a pod the scraper connects to the pod address: the chart sets 0.0.0.0.
+    host: str = "127.0.0.1"
+
+
+class LogSettings(BaseModel):
+    """``json``: one JSON object per line for a log collector; ``text``: for people."""
+
+    format: Literal["json", "text"] = "text"
+
+
 class ScanSettings(BaseModel):
     """Virus scanning with ClamAV (clamd). Empty ``clamd``: files are not scanned and are
     served as before, marked "not scanned"; set, every stored file is scanned before anyone
@@ -383,6 +398,8 @@ class Settings(BaseSettings):
     retention: RetentionSettings = RetentionSettings()
     worker: WorkerSettings = WorkerSettings()
     scan: ScanSettings = ScanSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    log: LogSettings = LogSettings()
 
     # sqlite:///path or postgresql://user:pass@host:port/db
     database_url: SecretStr = SecretStr("sqlite:///var/dokportal.sqlite3")

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
+from dokportal import metrics
 from dokportal.audit import record
 from dokportal.audit.services import SYSTEM
 from dokportal.crypto.keyring import Keyring
@@ -40,6 +42,8 @@ async def run_once(settings: Settings, store: BlobStore, keyring: Keyring | None
         await record(SYSTEM, f"mail.sent.{item.job.kind}", item.job.object_type, item.job.object_id)
     for job in failed:
         await record(SYSTEM, f"mail.failed.{job.kind}", job.object_type, job.object_id)
+    for status, count in (await mail.outbox_counts()).items():
+        metrics.MAIL_OUTBOX.labels(status).set(count)
     await retention.run(store, settings.retention.delete_transferred_after_days)
     await limits.forget_stale()
     if keyring is not None:
@@ -48,10 +52,16 @@ async def run_once(settings: Settings, store: BlobStore, keyring: Keyring | None
 
 async def loop(settings: Settings, store: BlobStore, keyring: Keyring | None = None) -> None:
     while True:
+        started = time.perf_counter()
         try:
             await run_once(settings, store, keyring)
         except asyncio.CancelledError:
             raise
         except Exception:
+            metrics.WORKER_RUNS.labels("failed").inc()
             log.exception("periodic task failed")
+        else:
+            metrics.WORKER_RUNS.labels("ok").inc()
+            metrics.WORKER_LAST_SUCCESS.set_to_current_time()
+        metrics.WORKER_SECONDS.observe(time.perf_counter() - started)
         await asyncio.sleep(settings.worker.interval_seconds)

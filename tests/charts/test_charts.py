@@ -31,6 +31,21 @@ PORTAL_VALUES: dict[str, list[str]] = {
         "rewrap.enabled=true,keyring.primaryKeyId=k-2",
         "keyring.primaryKeyId=k-20261125-abcdef",
     ],
+    "scheduling knobs, digest, dashboard": [
+        "nodeSelector.kubernetes\\.io/os=linux",
+        "tolerations[0].key=dedicated",
+        "tolerations[0].operator=Exists",
+        "tolerations[0].effect=NoSchedule",
+        "priorityClassName=system-cluster-critical",
+        "imagePullSecrets[0].name=registry",
+        "podLabels.team=it",
+        "podAnnotations.owner=it",
+        "topologySpreadConstraints[0].maxSkew=1",
+        "topologySpreadConstraints[0].topologyKey=topology.kubernetes.io/zone",
+        "topologySpreadConstraints[0].whenUnsatisfiable=ScheduleAnyway",
+        "image.digest=sha256:" + "0" * 64,
+        "metrics.grafanaDashboard.enabled=true",
+    ],
     "virus scan (clamd + freshclam)": [
         "virusScan.enabled=true",
         "upload.maxFileMB=40",
@@ -203,6 +218,9 @@ def test_portal_accepts_the_charts_configuration(
     # fsGroup makes the mounted Secret group-readable (0440): allowed there, with a warning.
     assert settings.keyring_allow_shared is True
     assert settings.tenant.languages == ["de", "en", "uk", "ar", "tr", "ru", "fa"]
+    # /metrics on the pod address (its own port), JSON logs for the collector.
+    assert (settings.metrics.port, settings.metrics.host) == (9090, "0.0.0.0")  # noqa: S104
+    assert settings.log.format == "json"
 
 
 def test_portal_chart_refuses_a_clamd_limit_below_the_upload_limit(control_plane: Cluster) -> None:

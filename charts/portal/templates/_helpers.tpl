@@ -36,7 +36,11 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- end -}}
 
 {{- define "portal.image" -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{- else -}}
 {{- printf "%s:%s" .Values.image.repository (include "portal.imageTag" .) -}}
+{{- end -}}
 {{- end -}}
 
 {{- define "portal.publicBaseUrl" -}}
@@ -115,6 +119,13 @@ DOKPORTAL_STORAGE__FOLDER: "/data/blobs"
 {{- if eq .Values.database.kind "sqlite" }}
 DOKPORTAL_DATABASE_URL: "sqlite:////data/dokportal.sqlite3"
 {{- end }}
+DOKPORTAL_LOG__FORMAT: {{ .Values.logging.format | quote }}
+{{- if .Values.metrics.enabled }}
+{{- /* Its own listener on the pod address; only the metrics Service and the NetworkPolicy
+rule for the scrape namespace lead to it, never the Ingress. */}}
+DOKPORTAL_METRICS__PORT: {{ .Values.metrics.port | quote }}
+DOKPORTAL_METRICS__HOST: "0.0.0.0"
+{{- end }}
 {{- if .Values.virusScan.enabled }}
 DOKPORTAL_SCAN__CLAMD: {{ include "portal.clamdUrl" . | quote }}
 DOKPORTAL_SCAN__STREAM_MAX_MB: {{ .Values.virusScan.streamMaxMB | quote }}
@@ -142,7 +153,11 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- end -}}
 
 {{- define "portal.clamdImage" -}}
+{{- if .Values.virusScan.image.digest -}}
+{{- printf "%s@%s" .Values.virusScan.image.repository .Values.virusScan.image.digest -}}
+{{- else -}}
 {{- printf "%s:%s" .Values.virusScan.image.repository .Values.virusScan.image.tag -}}
+{{- end -}}
 {{- end -}}
 
 {{- define "portal.clamdMounts" -}}
@@ -231,8 +246,8 @@ template:
   spec:
     restartPolicy: Never
     serviceAccountName: {{ include "portal.serviceAccountName" .root }}
-    automountServiceAccountToken: false
     {{- include "portal.scheduling" .root | nindent 4 }}
+    automountServiceAccountToken: false
     securityContext:
       {{- include "portal.podSecurityContext" .root | nindent 6 }}
     containers:
@@ -256,11 +271,24 @@ template:
       {{- include "portal.volumes" .root | nindent 6 }}
 {{- end -}}
 
-{{/*
-Where the portal's pods (and its Jobs) may run: nodeSelector and tolerations, e.g. dedicated
-nodes for one department.
-*/}}
+{{/* Scheduling of the portal's pods (web and Jobs): the knobs of values.yaml. clamd gets
+the node-level ones (portal.nodeScheduling), not the affinity written for the portal pods. */}}
 {{- define "portal.scheduling" -}}
+{{- include "portal.nodeScheduling" . }}
+{{- with .Values.affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
+
+{{- define "portal.nodeScheduling" -}}
+{{- with .Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.priorityClassName }}
+priorityClassName: {{ . | quote }}
+{{- end }}
 {{- with .Values.nodeSelector }}
 nodeSelector:
   {{- toYaml . | nindent 2 }}
@@ -269,4 +297,18 @@ nodeSelector:
 tolerations:
   {{- toYaml . | nindent 2 }}
 {{- end }}
+{{- end -}}
+
+{{- define "portal.topologySpread" -}}
+{{- $root := . -}}
+{{- with .Values.topologySpreadConstraints }}
+topologySpreadConstraints:
+  {{- range . }}
+  {{- $constraint := . }}
+  {{- if not .labelSelector }}
+  {{- $constraint = merge (dict "labelSelector" (dict "matchLabels" (merge (include "portal.selectorLabels" $root | fromYaml) (dict "app.kubernetes.io/component" "web")))) . }}
+  {{- end }}
+  - {{- toYaml $constraint | nindent 4 }}
+  {{- end }}
 {{- end }}
+{{- end -}}

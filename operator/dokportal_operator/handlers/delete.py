@@ -19,7 +19,7 @@ from typing import Any
 import kopf
 
 from dokportal_operator import constants as c
-from dokportal_operator import iam, render, s3
+from dokportal_operator import iam, metrics, render, s3
 from dokportal_operator.context import Context, Logger
 from dokportal_operator.errors import NeedsHuman
 from dokportal_operator.kube import Ref
@@ -49,6 +49,7 @@ async def finalize(body: kopf.Body, memo: kopf.Memo, logger: Logger, **_: Any) -
     ctx.wakeups.pop(spec.name, None)
     ctx.portal_triggers.pop(spec.name, None)
     ctx.kube.forget_namespace(spec.namespace)
+    metrics.forget(spec.name)
     logger.info("Portal %s finalized (deletionPolicy %s)", spec.name, spec.deletion_policy)
 
 

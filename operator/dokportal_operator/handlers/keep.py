@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from typing import Any
 
 import kopf
 
-from dokportal_operator import collisions
+from dokportal_operator import collisions, metrics
 from dokportal_operator import constants as c
 from dokportal_operator.context import Context, Logger
 from dokportal_operator.kube import Ref, counting_writes
@@ -50,6 +51,7 @@ async def keep_portal(
     body: dict[str, Any] | None = None
     while not stopped:
         wake.clear()
+        started = time.perf_counter()
         try:
             with counting_writes() as writes:
                 body = await ctx.kube.get(Ref(c.KIND, name))
@@ -74,9 +76,13 @@ async def keep_portal(
                 delay,
             )
             failures = 0
+            metrics.PASSES.labels("ok").inc()
+            metrics.PASS_SECONDS.observe(time.perf_counter() - started)
         except asyncio.CancelledError:
             raise
         except Exception as error:  # noqa: BLE001 - keep the loop alive; the API may be back soon
+            metrics.PASSES.labels("failed").inc()
+            metrics.ERRORS.labels(type(error).__name__).inc()
             # Backs off (5, 10, 20 … 300 s with the default retry interval) and says so in
             # the status: a pass that fails never leaves an old Ready=True standing.
             failures += 1

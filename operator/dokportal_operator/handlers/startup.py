@@ -12,7 +12,7 @@ from typing import Any
 import kopf
 
 from dokportal_operator import constants as c
-from dokportal_operator import leader, webhook
+from dokportal_operator import leader, metrics, webhook
 from dokportal_operator.context import Context
 from dokportal_operator.handlers import secrets
 from dokportal_operator.kube import Kube
@@ -56,6 +56,9 @@ async def lead(memo: kopf.Memo, **_: Any) -> None:
 async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     own = get_settings()
     logging.getLogger().setLevel(own.log_level)
+    if own.metrics_port and "metrics" not in memo:
+        metrics.serve(own.metrics_port, own.metrics_addr)
+        memo["metrics"] = True
     # Our names for kopf's bookkeeping, fixed for good (renaming makes kopf redo everything).
     settings.persistence.finalizer = c.FINALIZER
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(

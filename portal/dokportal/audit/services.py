@@ -14,6 +14,7 @@ from typing import Any
 
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 
+from dokportal import metrics
 from dokportal.audit.tables import AuditEvent
 
 GENESIS = "0" * 64
@@ -82,10 +83,13 @@ async def record(
     engine = AuditEvent._meta.db
     if isinstance(engine, SQLiteEngine):
         async with engine.transaction(transaction_type=TransactionType.immediate):
-            return await _append(actor, action, object_type, object_id)
-    async with engine.transaction():
-        await AuditEvent.raw("SELECT pg_advisory_xact_lock({})", _APPEND_LOCK)
-        return await _append(actor, action, object_type, object_id)
+            row = await _append(actor, action, object_type, object_id)
+    else:
+        async with engine.transaction():
+            await AuditEvent.raw("SELECT pg_advisory_xact_lock({})", _APPEND_LOCK)
+            row = await _append(actor, action, object_type, object_id)
+    metrics.observe_audit(action)
+    return row
 
 
 async def _append(actor: Actor, action: str, object_type: str, object_id: object) -> AuditEvent:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from litestar import Controller, Request, get, post
@@ -10,6 +11,7 @@ from litestar.di import Provide
 from litestar.params import FromPath
 from litestar.response import Redirect, Response, Template
 
+from dokportal import metrics
 from dokportal.accounts.guards import CurrentCustomer, provide_customer
 from dokportal.audit import Actor, record
 from dokportal.documents import services
@@ -104,15 +106,21 @@ class DocumentController(Controller):
     )
     async def upload(self, request: AnyRequest, customer: CurrentCustomer) -> Template | Redirect:
         """Read the form as a stream, then record it; a refused form shows the page again."""
+        started = time.perf_counter()
         try:
             form = await _receive_upload(request)
         except PortalError as error:
+            metrics.UPLOAD_REJECTIONS.labels(metrics.rejection_reason(error)).inc()
             if error.field is None and (
                 isinstance(error, TooLarge | UnsupportedType) or "name" in error.params
             ):
                 error.at("files")  # about a file: mark and link the file inputs
             return _upload_page(request, status=error.status_code, error=error)
         submission = await _record_upload(request, customer, form)
+        metrics.UPLOADS.inc()
+        metrics.UPLOAD_FILES.inc(len(form.files))
+        metrics.UPLOAD_BYTES.inc(sum(item.size for item in form.files))
+        metrics.UPLOAD_SECONDS.observe(time.perf_counter() - started)
         # Acknowledged first; the virus scan runs once the answer is out (the worker retries).
         runtime = runtime_of(request)
         scan = BackgroundTask(

@@ -15,6 +15,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotFoundException
 from litestar.response import Redirect
 
+from dokportal import metrics
 from dokportal.crypto.errors import CryptoError
 from dokportal.lib.errors import (
     NotFound,
@@ -28,6 +29,11 @@ from dokportal.storage.errors import BlobNotFound, StorageUnavailable
 
 log = logging.getLogger("dokportal.errors")
 AnyRequest = Request[Any, Any, Any]
+
+
+def _route(request: AnyRequest) -> str:
+    """For log lines: the route template, never the raw path (it can hold customer numbers)."""
+    return metrics.route_of(request.scope)
 
 
 def sign_in_required(request: AnyRequest, _: SignInRequired) -> Response[Any]:
@@ -57,7 +63,9 @@ def _render(request: AnyRequest, error: PortalError) -> Response[Any]:
 
 def _unavailable(request: AnyRequest, cause: BaseException) -> Response[Any]:
     """The outage page; one line in the log, no traceback (it says nothing new per request)."""
-    log.error("unavailable: %s %s: %s", request.method, request.url.path, describe(cause))
+    log.error("unavailable: %s %s: %s", request.method, _route(request), describe(cause))
+    dependency = "storage" if isinstance(cause, StorageUnavailable) else "database"
+    metrics.DEPENDENCY_ERRORS.labels(dependency).inc()
     if request.method in {"POST", "PUT", "PATCH", "DELETE"}:
         error = Unavailable(
             "The portal is temporarily unavailable. Nothing was lost, but what you just sent "
@@ -87,7 +95,7 @@ def handle_http_error(request: AnyRequest, error: HTTPException) -> Response[Any
         mapped.status_code = 405
         return _page(request, mapped)
     if error.status_code >= 500:
-        log.error("server error %s on %s", error.status_code, request.url.path)
+        log.error("server error %s on %s", error.status_code, _route(request))
         return _server_error(request)
     mapped = PortalError("The request could not be processed. Please go back and try again.")
     mapped.status_code = error.status_code
@@ -99,12 +107,12 @@ def handle_storage_down(request: AnyRequest, error: StorageUnavailable) -> Respo
 
 
 def handle_missing_blob(request: AnyRequest, error: BlobNotFound) -> Response[Any]:
-    log.error("blob referenced by the database is missing on %s", request.url.path)
+    log.error("blob referenced by the database is missing on %s", _route(request))
     return _server_error(request)
 
 
 def handle_crypto_error(request: AnyRequest, error: CryptoError) -> Response[Any]:
-    log.error("integrity check failed on %s: %s", request.url.path, type(error).__name__)
+    log.error("integrity check failed on %s: %s", _route(request), type(error).__name__)
     return _server_error(request)
 
 
@@ -112,7 +120,7 @@ def handle_unexpected(request: AnyRequest, error: Exception) -> Response[Any]:
     cause = outage_of(error)
     if cause is not None:
         return _unavailable(request, cause)
-    log.exception("unexpected error on %s", request.url.path)
+    log.exception("unexpected error on %s", _route(request))
     return _server_error(request)
 
 

@@ -16,6 +16,7 @@ from litestar.datastructures import Cookie, MutableScopeHeaders
 from litestar.response import Template
 from litestar.types import Scope
 
+from dokportal import metrics
 from dokportal.i18n.catalogs import translations
 from dokportal.i18n.negotiation import COOKIE as LANG_COOKIE
 from dokportal.i18n.negotiation import NATIVE_NAMES, direction, negotiate
@@ -161,6 +162,7 @@ async def prepare_request(request: AnyRequest, resume_session: SessionResolver) 
     )
 
     if request.scope.get(UPLOAD_REFUSED) and request.route_handler.opt.get(STREAM_CSRF):
+        metrics.UPLOAD_REJECTIONS.labels("too_many_in_progress").inc()
         raise TooManyAttempts(
             "You are already sending several uploads. Please wait until they are finished."
         )

@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from dokportal import metrics
 from dokportal.mail.messages import compose
 from dokportal.mail.sender import MailNotSent, send
 from dokportal.mail.tables import MailJob
@@ -98,6 +99,7 @@ async def deliver_due(
             await send(settings, message)
         except MailNotSent as error:
             final = attempts >= settings.max_attempts
+            metrics.MAIL.labels(job.kind, "failed" if final else "retrying").inc()
             await MailJob.update(
                 {
                     MailJob.attempts: attempts,
@@ -122,7 +124,16 @@ async def deliver_due(
             }
         ).where(MailJob.id == job.id)
         sent.append(Delivered(job=job, sent_at=moment))
+        metrics.MAIL.labels(job.kind, "sent").inc()
     return sent, failed
+
+
+async def outbox_counts() -> dict[str, int]:
+    """Mails waiting (pending) and given up (failed): the outbox gauge and its alert."""
+    return {
+        status: await MailJob.count().where(MailJob.status == status)
+        for status in ("pending", "failed")
+    }
 
 
 async def retry(job_id: int) -> None:

@@ -29,6 +29,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from dokportal import metrics
 from dokportal.lib.errors import PortalError, TooManyAttempts
 from dokportal.lib.formatting import clock_time
 from dokportal.sessions.tables import AttemptCounter
@@ -215,6 +216,7 @@ async def take(counters: list[tuple[str, Limit]], timezone: str = "UTC") -> Atte
     attempt = Attempt()
     for key, limit in counters:
         if not await _take(key, limit, now):
+            metrics.THROTTLED.labels(metrics.guard_scope(key)).inc()
             until = await _free_at(key, limit, now)
             raise TooManyAttempts(
                 "Too many attempts. Please try again after %(time)s.",
@@ -245,6 +247,8 @@ async def guarded(
     except PortalError:
         if attempt.not_a_guess:
             await attempt.give_back()
+        elif counters:
+            metrics.SIGNIN_FAILURES.labels(metrics.guard_scope(counters[0][0])).inc()
         raise
     except BaseException:
         await attempt.give_back()

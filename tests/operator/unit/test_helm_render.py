@@ -42,6 +42,8 @@ def test_rendered_workload() -> None:
         "NetworkPolicy/portal",
         "PodDisruptionBudget/portal",
         "Service/portal",
+        # /metrics on its own Service, never behind the Ingress (charts/portal metrics.yaml).
+        "Service/portal-metrics",
     ]
     jobs = [o for o in objects if render.is_job(o, c.MIGRATE_COMPONENT)]
     assert len(jobs) == 1
