@@ -5,24 +5,27 @@ without anything written after a failure or an abort."""
 from __future__ import annotations
 
 import hashlib
+import io
 import tracemalloc
 from pathlib import Path
 
+import pikepdf
 import pytest
 
-from dokportal.crypto import Keyring
+from dokportal.crypto import DecryptionError, Keyring
 from dokportal.crypto.segments import SEALED_SEGMENT_BYTES
-from dokportal.files import FileIngest
+from dokportal.files import FileIngest, Ingested
 from dokportal.files.ingest import BATCH_BYTES
 from dokportal.files.reading import open_decrypted
-from dokportal.storage import FolderBlobStore, StorageUnavailable
+from dokportal.lib.errors import UnsupportedType
+from dokportal.storage import BlobStore, FolderBlobStore, StorageUnavailable
 from dokportal.storage.folder import FolderBlobWriter
 from tests.support import documents
 
 PDF = frozenset({"application/pdf"})
 
 
-def ingest(store: FolderBlobStore, keyring: Keyring) -> FileIngest:
+def ingest(store: BlobStore, keyring: Keyring) -> FileIngest:
     return FileIngest(
         store=store,
         keyring=keyring,
@@ -169,3 +172,74 @@ async def test_a_large_pdf_is_checked_from_the_stored_blob_not_from_memory(
     # and only the few it needed (header, trailer, page), not the 60 MB of padding.
     assert fetched and max(fetched) <= SEALED_SEGMENT_BYTES + 1
     assert sum(fetched) < 1024 * 1024
+
+
+async def ingest_all(job: FileIngest, content: bytes) -> Ingested:
+    try:
+        for start in range(0, len(content), 64 * 1024):
+            await job.feed(content[start : start + 64 * 1024])
+        return await job.finish()
+    except BaseException:
+        await job.abort()  # as every caller does
+        raise
+
+
+async def blobs(store: BlobStore) -> list[str]:
+    """Committed blobs and partial uploads alike."""
+    return [info.blob_id async for info in store.list_blobs()]
+
+
+def scripted_pdf(padding: int) -> bytes:
+    """A PDF that runs a script when opened, its objects behind ``padding`` bytes."""
+    with pikepdf.open(io.BytesIO(documents.padded_pdf(padding))) as pdf:
+        pdf.Root.OpenAction = pikepdf.Dictionary(S=pikepdf.Name.JavaScript, JS="app.alert(1)")
+        out = io.BytesIO()
+        pdf.save(out, compress_streams=False)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    "content",
+    [documents.pdf()[:-40], documents.padded_pdf(3 * BATCH_BYTES)[:-1000]],
+    ids=["cut", "large-cut"],
+)
+async def test_a_refused_pdf_is_deleted_from_the_store_before_finish_raises(
+    blob_store: BlobStore, keyring: Keyring, content: bytes
+) -> None:
+    job = ingest(blob_store, keyring)
+    with pytest.raises(UnsupportedType) as refused:
+        await ingest_all(job, content)
+    assert "is damaged or incomplete" in refused.value.message % refused.value.params
+    assert await blobs(blob_store) == []
+
+
+async def test_active_content_is_found_in_the_stored_blob(
+    blob_store: BlobStore, keyring: Keyring
+) -> None:
+    content = scripted_pdf(6 * 1024 * 1024)  # a multipart upload on S3
+    stored = await ingest_all(ingest(blob_store, keyring), content)
+    assert stored.active_content == ("javascript", "open-action")
+    assert await blobs(blob_store) == [stored.blob_id]
+    plain = b"".join(
+        [c async for c in await open_decrypted(blob_store, keyring, "bench", stored.as_row())]
+    )
+    assert plain == content
+
+
+async def test_a_blob_that_does_not_authenticate_during_the_check_is_deleted(
+    store: FolderBlobStore, keyring: Keyring, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Storage that hands back other bytes than were written: the check fails closed, as a
+    storage fault (not as the customer's damaged file), and nothing stays behind."""
+    real_read_range = store.read_range
+
+    async def flipped(blob_id: str, start: int, length: int) -> bytes:
+        data = bytearray(await real_read_range(blob_id, start, length))
+        if start > 0 and data:
+            data[len(data) // 2] ^= 1
+        return bytes(data)
+
+    monkeypatch.setattr(store, "read_range", flipped)
+    with pytest.raises(DecryptionError):
+        await ingest_all(ingest(store, keyring), documents.padded_pdf(BATCH_BYTES))
+    assert await blobs(store) == []
