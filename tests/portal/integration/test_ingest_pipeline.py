@@ -4,11 +4,13 @@ without anything written after a failure or an abort."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import tracemalloc
 from pathlib import Path
 
+import anyio
 import pikepdf
 import pytest
 
@@ -242,4 +244,26 @@ async def test_a_blob_that_does_not_authenticate_during_the_check_is_deleted(
     monkeypatch.setattr(store, "read_range", flipped)
     with pytest.raises(DecryptionError):
         await ingest_all(ingest(store, keyring), documents.padded_pdf(BATCH_BYTES))
+    assert await blobs(store) == []
+
+
+async def test_an_upload_cancelled_during_the_check_leaves_no_blob(
+    store: FolderBlobStore, keyring: Keyring, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A customer who goes away while qpdf reads: the committed blob is deleted again."""
+    reading = asyncio.Event()
+
+    async def stuck(blob_id: str, start: int, length: int) -> bytes:
+        reading.set()
+        await asyncio.Event().wait()  # a store that never answers
+        raise AssertionError("not reached")
+
+    monkeypatch.setattr(store, "read_range", stuck)
+    upload = asyncio.ensure_future(ingest_all(ingest(store, keyring), documents.pdf()))
+    with anyio.fail_after(30):
+        await reading.wait()
+        assert await blobs(store) != []  # committed, being checked
+        upload.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await upload
     assert await blobs(store) == []
