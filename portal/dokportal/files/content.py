@@ -16,7 +16,7 @@ from dokportal.files.png_clean import PngCleaner
 
 
 class Cleaner(Protocol):
-    """A streaming check; :attr:`active` lists active content found (PDFs only)."""
+    """A streaming check of one type; :attr:`active` stays empty (PDFs: ``inspect_stored_pdf``)."""
 
     active: tuple[str, ...]
 

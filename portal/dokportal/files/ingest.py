@@ -303,7 +303,7 @@ class FileIngest:
         it (no row refers to it).
         """
         assert self._keys is not None
-        data_key, aad = self._keys
+        (data_key, aad), self._keys = self._keys, None
         try:
             return await self._checked_async(
                 inspect_stored_pdf(
