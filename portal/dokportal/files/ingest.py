@@ -20,9 +20,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import logging
 from collections import deque
+from collections.abc import Awaitable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -33,9 +36,10 @@ from dokportal.files import sniffing
 from dokportal.files.checks import TooManyPixels, Unreadable
 from dokportal.files.content import Cleaner, cleaner_for
 from dokportal.files.names import display_name, with_type_extension
+from dokportal.files.pdf_check import inspect_stored_pdf
 from dokportal.files.tables import StoredFile
 from dokportal.lib.errors import BadRequest, TooLarge, UnsupportedType
-from dokportal.storage import BlobStore, BlobWriter, new_blob_id
+from dokportal.storage import BlobStore, BlobWriter, StorageError, new_blob_id
 
 FORMAT_VERSION = 1
 
@@ -48,6 +52,9 @@ WRITES_IN_FLIGHT = 2
 
 DEFAULT_MAX_PIXELS = 40_000_000
 """The pixel limit when the caller sets none (the setting's default, 40 megapixels)."""
+
+log = logging.getLogger("dokportal.files")
+_T = TypeVar("_T")
 
 TYPE_WORDS = {"application/pdf": "PDF", "image/jpeg": "JPEG", "image/png": "PNG"}
 
@@ -124,6 +131,7 @@ class FileIngest:
         self._encryptor: SegmentEncryptor | None = None
         self._blob_id = new_blob_id()
         self._wrapped: tuple[str, str] | None = None
+        self._keys: tuple[bytes, bytes] | None = None  # data key and AAD, for the PDF check
         self._batch = bytearray()
         self._sealing: asyncio.Task[bytes] | None = None
         self._writes: deque[asyncio.Task[None]] = deque()
@@ -164,9 +172,10 @@ class FileIngest:
             )
         self._content_type = kind
         self.display_name = with_type_extension(self.display_name, kind)
-        self._cleaner = cleaner_for(kind, max_pixels=self._max_pixels, max_bytes=self._max_bytes)
+        self._cleaner = cleaner_for(kind, max_pixels=self._max_pixels)
         data_key = new_data_key()
         aad = blob_aad(self._tenant, self._blob_id)
+        self._keys = (data_key, aad)
         wrapped = wrap_data_key(self._keyring, data_key, aad=aad)
         self._wrapped = (wrapped.key_id, base64.b64encode(wrapped.wrapped).decode())
         self._encryptor = SegmentEncryptor(data_key, aad)
@@ -228,8 +237,17 @@ class FileIngest:
 
     def _checked(self, step: Any, *args: Any) -> Any:
         """Run one step of the content check; its findings become the user's message."""
-        try:
+        with self._translated():
             return step(*args)
+
+    async def _checked_async(self, check: Awaitable[_T]) -> _T:
+        with self._translated():
+            return await check
+
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        try:
+            yield
         except TooManyPixels as error:
             raise TooLarge(
                 "The photo %(name)s has too many pixels. Please take it again with a lower "
@@ -244,7 +262,11 @@ class FileIngest:
             ) from error
 
     async def finish(self) -> Ingested:
-        """Seal the last segment and make the blob durable."""
+        """Seal the last segment, make the blob durable and check a PDF in it.
+
+        A PDF refused by the check is deleted again before this raises: the caller writes
+        rows only after ``finish`` returned, so a refused file leaves nothing behind.
+        """
         if self._size == 0:
             raise BadRequest("The file %(name)s is empty.", name=self.display_name)
         if self._content_type is None:
@@ -258,6 +280,9 @@ class FileIngest:
         assert self._content_type is not None and self._wrapped is not None
         await self._writer.write(await anyio.to_thread.run_sync(self._close_and_seal))
         await self._writer.commit()
+        active = self._cleaner.active
+        if self._content_type == "application/pdf":
+            active = await self._check_stored_pdf()
         return Ingested(
             blob_id=self._blob_id,
             key_id=self._wrapped[0],
@@ -266,8 +291,32 @@ class FileIngest:
             sha256=self._digest.hexdigest(),
             content_type=self._content_type,
             display_name=self.display_name,
-            active_content=self._cleaner.active,
+            active_content=active,
         )
+
+    async def _check_stored_pdf(self) -> tuple[str, ...]:
+        """Open the committed PDF with qpdf, reading it back from the store (pdf_check.py).
+
+        After the commit, not before: qpdf seeks, and only the stored blob can be read at
+        any offset without holding the file in memory. Any failure here, a cancelled upload
+        included, deletes the blob; should the delete fail too, the orphan sweeper removes
+        it (no row refers to it).
+        """
+        assert self._keys is not None
+        (data_key, aad), self._keys = self._keys, None
+        try:
+            return await self._checked_async(
+                inspect_stored_pdf(
+                    self._store, self._blob_id, data_key=data_key, aad=aad, size=self._stored
+                )
+            )
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                try:
+                    await self._store.delete(self._blob_id)
+                except StorageError as error:
+                    log.warning("refused PDF not deleted, left to the sweeper: %s", error)
+            raise
 
     async def abort(self) -> None:
         """Remove whatever was written; safe to call at any point, more than once.

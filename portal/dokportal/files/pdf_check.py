@@ -1,9 +1,12 @@
 """A PDF opened with pikepdf (qpdf) before it is accepted, and searched for active content.
 
-qpdf needs random access to the whole file (the cross-reference table is at its end), so
-the bytes are collected in memory as they stream past: at most the upload limit per file
-being received (20 MB by default), freed as soon as the check is done. The stream itself
-is not changed; the stored bytes are the uploaded ones.
+qpdf needs random access to the whole file (the cross-reference table is at its end). An
+upload is therefore checked from its stored, encrypted blob, right after the blob is
+committed and before any row refers to it (see :func:`inspect_stored_pdf`): qpdf seeks and
+reads through :class:`~dokportal.crypto.seekable.SegmentReader`, which fetches and
+authenticates one 64 KiB segment per range read. The whole file is never in memory, as the
+design requires (before, collecting the plaintext cost up to the upload limit per upload).
+The stored bytes are the uploaded ones.
 
 Active content is what a PDF reader may run or open on its own: JavaScript, an action when
 the document opens (``/OpenAction``) or when a page, field or annotation is touched
@@ -16,13 +19,25 @@ from __future__ import annotations
 import io
 from typing import Any
 
+import anyio
+import anyio.from_thread
+import anyio.lowlevel
+import anyio.to_thread
 import pikepdf
 
+from dokportal.crypto.seekable import SegmentReader
 from dokportal.files.checks import Unreadable
+from dokportal.storage import BlobStore
 
 # Acrobat's own rule: the end-of-file marker must be within the last 1024 bytes.
 EOF_WINDOW = 1024
 MAX_DEPTH = 32
+CHECKS_AT_ONCE = 4
+"""Stored PDFs checked at the same time per process: each holds a worker thread and qpdf's
+objects; more uploads ending together wait for a turn."""
+READ_BUFFER = 64 * 1024
+
+_CHECKS: anyio.lowlevel.RunVar[anyio.CapacityLimiter] = anyio.lowlevel.RunVar("pdf_checks")
 
 ACTIONS = {
     "/JavaScript": "javascript",
@@ -34,28 +49,8 @@ ACTIONS = {
 }
 
 
-class PdfCollector:
-    """Feed PDF bytes (passed on unchanged); :meth:`close` opens and inspects the whole."""
-
-    def __init__(self, max_bytes: int) -> None:
-        self._data = bytearray()
-        self._max_bytes = max_bytes
-        self.active: tuple[str, ...] = ()
-
-    def feed(self, data: bytes | bytearray) -> bytes | bytearray:
-        if len(self._data) + len(data) > self._max_bytes:
-            raise Unreadable("the PDF is larger than the check allows")
-        self._data += data
-        return data
-
-    def close(self) -> bytes:
-        data, self._data = self._data, bytearray()
-        self.active = inspect_pdf(data)
-        return b""
-
-
 class _View(io.RawIOBase):
-    """Seekable reads straight from the collected bytes: ``BytesIO`` would copy them."""
+    """Seekable reads straight from bytes already in memory: ``BytesIO`` would copy them."""
 
     def __init__(self, data: bytes | bytearray) -> None:
         self._view = memoryview(data)
@@ -82,12 +77,59 @@ class _View(io.RawIOBase):
         return len(piece)
 
 
-def inspect_pdf(data: bytes | bytearray) -> tuple[str, ...]:
-    """The kinds of active content in ``data`` (sorted); :class:`Unreadable` if damaged."""
-    if b"%%EOF" not in data[-EOF_WINDOW:]:
-        raise Unreadable("the PDF has no end (truncated)")
+async def inspect_stored_pdf(
+    store: BlobStore, blob_id: str, *, data_key: bytes, aad: bytes, size: int
+) -> tuple[str, ...]:
+    """:func:`inspect_pdf` on a committed blob of ``size`` plaintext bytes, read in place.
+
+    Runs in a worker thread of its own limiter, not anyio's default one: its range reads go
+    back to the event loop and from there to the store's threads, which must never wait
+    for a token held by the checks themselves. A blob that does not decrypt raises
+    :class:`~dokportal.crypto.errors.DecryptionError` (and a store failure its own error),
+    never :class:`Unreadable`: that is a broken store, not a broken PDF.
+    """
+
+    def fetch(start: int, length: int) -> bytes:
+        return anyio.from_thread.run(store.read_range, blob_id, start, length)
+
+    def check() -> tuple[str, ...]:
+        reader = SegmentReader(data_key, aad, size, fetch)
+        try:
+            found = inspect_pdf(reader)
+        except Unreadable:
+            if reader.failure is not None:
+                raise reader.failure from None
+            raise
+        if reader.failure is not None:  # qpdf recovered around a bad segment: still refuse
+            raise reader.failure
+        return found
+
+    return await anyio.to_thread.run_sync(check, limiter=_limiter())
+
+
+def _limiter() -> anyio.CapacityLimiter:
     try:
-        with pikepdf.open(io.BufferedReader(_View(data), 64 * 1024)) as pdf:
+        return _CHECKS.get()
+    except LookupError:
+        limiter = anyio.CapacityLimiter(CHECKS_AT_ONCE)
+        _CHECKS.set(limiter)
+        return limiter
+
+
+def inspect_pdf(source: bytes | bytearray | io.RawIOBase) -> tuple[str, ...]:
+    """The kinds of active content in ``source`` (sorted); :class:`Unreadable` if damaged.
+
+    ``source`` is the PDF's bytes or a seekable raw stream of them (read, never copied whole).
+    """
+    raw = _View(source) if isinstance(source, bytes | bytearray) else source
+    stream = io.BufferedReader(raw, READ_BUFFER)
+    size = stream.seek(0, io.SEEK_END)
+    stream.seek(max(0, size - EOF_WINDOW))
+    if b"%%EOF" not in stream.read(EOF_WINDOW):
+        raise Unreadable("the PDF has no end (truncated)")
+    stream.seek(0)
+    try:
+        with pikepdf.open(stream, access_mode=pikepdf.AccessMode.stream) as pdf:
             if len(pdf.pages) < 1:
                 raise Unreadable("the PDF has no pages")
             for page in pdf.pages:

@@ -113,6 +113,14 @@ class BlobStore(Protocol):
         """Stream a committed blob in chunks; `BlobNotFound` on the first iteration."""
         ...
 
+    async def read_range(self, blob_id: str, start: int, length: int) -> bytes:
+        """Return up to `length` bytes of a committed blob from offset `start`.
+
+        Fewer only where the blob ends (none at or past its end); `BlobNotFound` if it is
+        not there. For random access without reading the whole blob (the PDF check).
+        """
+        ...
+
     async def delete(self, blob_id: str) -> None:
         """Remove the blob and any partial upload of it; no error if nothing is there."""
         ...

@@ -107,6 +107,28 @@ class FolderBlobStore:
         finally:
             handle.close()
 
+    async def read_range(self, blob_id: str, start: int, length: int) -> bytes:
+        """Read one piece of the committed blob (``pread``, no shared file position)."""
+        path = self._final(validate_blob_id(blob_id))
+        _check_range(start, length)
+
+        def read() -> bytes:
+            try:
+                handle = io.FileIO(path, "rb")
+            except FileNotFoundError:
+                raise BlobNotFound(f"blob {blob_id} not found") from None
+            with handle:
+                pieces, offset, wanted = [], start, length
+                while wanted > 0 and (piece := os.pread(handle.fileno(), wanted, offset)):
+                    pieces.append(piece)
+                    offset += len(piece)
+                    wanted -= len(piece)
+                return b"".join(pieces)
+
+        if length == 0:
+            return b""
+        return await _run(self.root, read)
+
     async def delete(self, blob_id: str) -> None:
         """Remove the blob and a partial upload of it, durably; idempotent."""
         final, part = self._final(validate_blob_id(blob_id)), self._part(blob_id)
@@ -252,6 +274,11 @@ async def _run(root: Path, func: Callable[[], _T]) -> _T:
         return await anyio.to_thread.run_sync(func)
     except OSError as exc:
         raise StorageUnavailable(_describe(root, exc)) from exc
+
+
+def _check_range(start: int, length: int) -> None:
+    if start < 0 or length < 0:
+        raise ValueError("a range starts and has a length at or above 0")
 
 
 def _private_opener(path: str, flags: int) -> int:

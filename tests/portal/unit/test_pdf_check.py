@@ -8,7 +8,7 @@ import pikepdf
 import pytest
 
 from dokportal.files.checks import Unreadable
-from dokportal.files.pdf_check import PdfCollector, inspect_pdf
+from dokportal.files.pdf_check import inspect_pdf
 from tests.support import documents
 
 LETTER = documents.pdf()
@@ -58,14 +58,3 @@ def test_an_escaped_name_is_still_found() -> None:
 def test_damaged_pdfs_are_unreadable(raw: bytes) -> None:
     with pytest.raises(Unreadable):
         inspect_pdf(raw)
-
-
-def test_the_collector_passes_bytes_on_unchanged_and_keeps_to_its_limit() -> None:
-    collector = PdfCollector(len(LETTER))
-    assert (
-        b"".join(bytes(collector.feed(LETTER[i : i + 100])) for i in range(0, len(LETTER), 100))
-        == LETTER
-    )
-    assert collector.close() == b"" and collector.active == ()
-    with pytest.raises(Unreadable):
-        PdfCollector(10).feed(LETTER)
