@@ -6,7 +6,7 @@
 #
 # Recipe (the same for both; docs/control-plane.md "Images"):
 #   1. base rootfs: Debian bookworm from Debian's packages (mmdebstrap --variant=essential,
-#      python3, python3-venv, fonts, CA certificates), user/group 10001, /data owned by it.
+#      python3, python3-venv, libstdc++ (pikepdf, pypdfium2), fonts, CA certificates), user/group 10001, /data owned by it.
 #      Cached by its package list: a code change does not rebuild it.
 #   2. wheels: `pip download --only-binary=:all: --require-hashes` of locks/<image>.txt (no
 #      sdists, so nothing is compiled), plus the Dokportal wheel built from the tracked files.
@@ -59,7 +59,7 @@ WORK=$(mktemp -d "$OUT/.work.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 
 # --- 1. the Debian base, cached by its recipe --------------------------------------------------
-BASE_PACKAGES="python3,python3-venv,fonts-dejavu-core,ca-certificates"
+BASE_PACKAGES="python3,python3-venv,libstdc++6,fonts-dejavu-core,ca-certificates"
 BASE_KEY=$(printf '%s\n' bookworm "$BASE_PACKAGES" "$MIRROR" "$(sed -n '/^# --- 1/,/^# --- 2/p' "$0")" | sha256sum | cut -c1-16)
 BASE=$OUT/base-$BASE_KEY.tar
 if [[ ! -f $BASE ]]; then

@@ -237,3 +237,24 @@ def test_the_process_is_confined_and_writes_only_to_tmp_and_data(pod: Pod) -> No
     result = run_once(pod.work, spec)
     assert result.returncode == 0, result.stderr
     assert_confined(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+def test_every_native_extension_loads_in_the_image(pod: Pod) -> None:
+    """Wheels with compiled code need their system libraries in the image (pikepdf and
+    pypdfium2 need libstdc++): a missing one fails only when that code first runs — for the
+    PDF renderer, the first safe copy. Import them all here, the lazy ones included."""
+    modules = [
+        "pikepdf",
+        "pypdfium2",
+        "PIL.Image",
+        "lxml.etree",
+        "argon2",
+        "cryptography.hazmat.primitives.ciphers.aead",
+        "uharfbuzz",
+        "asyncpg",
+        "httptools",
+        "dokportal.files.render_child",
+        "dokportal.app",
+    ]
+    out = pod.run("python", "-c", f"import {', '.join(modules)}; print('loaded')")
+    assert "loaded" in out
