@@ -134,6 +134,8 @@ class Pod:
             "DOKPORTAL_STORAGE__FOLDER": "/data/blobs",
             "DOKPORTAL_DATABASE_URL": "sqlite:////data/dokportal.sqlite3",
             "DOKPORTAL_KEYRING_PATH": "/etc/dokportal/keyring/keyring.json",
+            # As the chart: a Secret mounted with fsGroup is group-readable (0440) by design.
+            "DOKPORTAL_KEYRING_ALLOW_SHARED": "true",
             "DOKPORTAL_SESSION_SECRET": "s" * 40,
             "DOKPORTAL_PUBLIC_BASE_URL": f"http://127.0.0.1:{self.port}",
         }
