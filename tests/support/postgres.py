@@ -186,3 +186,25 @@ def running_postgres() -> Iterator[str]:
     """Yield a ``postgresql://`` URL of a fresh cluster; stop and remove it afterwards."""
     with postgres_server() as (_, url):
         yield url
+
+
+def fresh_database(url: str) -> str:
+    """A new, empty database on the server of ``url``, for tests whose process must not see
+    the rows (and wrapped keys) other tests left in the shared one; its URL."""
+    import asyncio
+    import secrets
+    from urllib.parse import urlsplit, urlunsplit
+
+    import asyncpg
+
+    name = f"fresh_{secrets.token_hex(6)}"
+
+    async def create() -> None:
+        connection = await asyncpg.connect(url)
+        try:
+            await connection.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await connection.close()
+
+    asyncio.run(create())
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))

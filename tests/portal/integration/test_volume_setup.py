@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from tests.support.appliance import DOKPORTAL, clean_env, cli, free_port
+from tests.support.postgres import fresh_database
 
 
 def pod_env(root: Path) -> dict[str, str]:
@@ -76,7 +77,9 @@ def volume(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Path, dict[s
     """The volume of a pod with folder storage; the database on it (SQLite) or elsewhere."""
     env = pod_env(tmp_path)
     if request.param == "postgresql":
-        env["DOKPORTAL_DATABASE_URL"] = request.getfixturevalue("postgres_url")
+        # Its own database: the shared one holds other tests' rows, wrapped with keys this
+        # volume's keyring does not have, and /readyz rightly reports those as missing.
+        env["DOKPORTAL_DATABASE_URL"] = fresh_database(request.getfixturevalue("postgres_url"))
     (tmp_path / "data").mkdir()  # the mounted, empty volume
     made = cli(tmp_path, "keys", "init", env=env)  # the keyring Secret, mounted read-only
     assert made.returncode == 0, made.stderr
@@ -102,6 +105,11 @@ def test_serve_alone_creates_the_blob_folder_but_never_the_mount(
     volume: tuple[Path, dict[str, str]],
 ) -> None:
     root, env = volume
+    # The schema is there (a pod is ready only on a migrated database), but the migration
+    # ran with another folder: the blob folder is serve's to create.
+    migrated = cli(root, "migrate", env={**env, "DOKPORTAL_STORAGE__FOLDER": str(root / "m")})
+    assert migrated.returncode == 0, migrated.stderr
+    assert not (root / "data" / "blobs").exists()
     with serving(root, env) as url:
         assert readiness(url).status_code == 200
     assert (root / "data" / "blobs").is_dir()
