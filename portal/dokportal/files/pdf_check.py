@@ -49,34 +49,6 @@ ACTIONS = {
 }
 
 
-class _View(io.RawIOBase):
-    """Seekable reads straight from bytes already in memory: ``BytesIO`` would copy them."""
-
-    def __init__(self, data: bytes | bytearray) -> None:
-        self._view = memoryview(data)
-        self._pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: len(self._view)}[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
-
-    def readinto(self, buffer: Any) -> int:
-        piece = self._view[self._pos : self._pos + len(buffer)]
-        buffer[: len(piece)] = piece
-        self._pos += len(piece)
-        return len(piece)
-
-
 async def inspect_stored_pdf(
     store: BlobStore, blob_id: str, *, data_key: bytes, aad: bytes, size: int
 ) -> tuple[str, ...]:
@@ -121,7 +93,8 @@ def inspect_pdf(source: bytes | bytearray | io.RawIOBase) -> tuple[str, ...]:
 
     ``source`` is the PDF's bytes or a seekable raw stream of them (read, never copied whole).
     """
-    raw = _View(source) if isinstance(source, bytes | bytearray) else source
+    # Bytes come from tests and small in-memory callers; uploads are read from the blob.
+    raw = io.BytesIO(source) if isinstance(source, bytes | bytearray) else source
     stream = io.BufferedReader(raw, READ_BUFFER)
     size = stream.seek(0, io.SEEK_END)
     stream.seek(max(0, size - EOF_WINDOW))
